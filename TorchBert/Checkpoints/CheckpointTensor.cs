@@ -1,0 +1,35 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TorchBert.Checkpoints;
+
+/// <summary>
+/// One named tensor in a checkpoint file, described (dtype, shape) without reading its data.
+/// <see cref="Load"/> reads it into a new CPU tensor straight from the file, so a model is filled one tensor at a time
+/// and peak memory stays near the weights' size.
+/// </summary>
+public abstract class CheckpointTensor(string name, ScalarType dtype, long[] shape)
+{
+    public string Name { get; } = name;
+    public ScalarType DType { get; } = dtype;
+    public long[] Shape { get; } = shape;
+    public long NumElements => Shape.Aggregate(1L, (a, b) => checked(a * b));
+
+    /// <summary>Reads the data into a new, owned CPU tensor of <see cref="DType"/> and <see cref="Shape"/>.</summary>
+    public abstract Tensor Load();
+
+    public override string ToString() => $"{Name} {DType} [{string.Join(", ", Shape)}]";
+}
+
+/// <summary>An opened checkpoint: its tensors by name, in file order. Disposing closes the file(s).</summary>
+public interface ICheckpointReader : IDisposable
+{
+    /// <summary>Path of the file (or index) read.</summary>
+    string Path { get; }
+    /// <summary>Human-readable format name, e.g. "safetensors", "torch zip", "torch legacy", "onnx".</summary>
+    string Format { get; }
+    IReadOnlyList<CheckpointTensor> Tensors { get; }
+}
+
+/// <summary>A checkpoint file that is malformed, hostile or unsupported. The message names the file and the problem.</summary>
+public class CheckpointException(string message, Exception? inner = null) : Exception(message, inner);
