@@ -1,0 +1,65 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+// Ports of HF activations.py modules that ACT2FN returns for BERT's hidden_act values. They are modules (not functions)
+// so that printing a model shows them as HF's print does, e.g. "(intermediate_act_fn): GELUActivation()".
+
+/// <summary>HF <c>GELUActivation</c>: exact GELU, 0.5·x·(1 + erf(x/√2)).</summary>
+public sealed class GELUActivation() : nn.Module<Tensor, Tensor>(nameof(GELUActivation))
+{
+    public override Tensor forward(Tensor x) => nn.functional.gelu(x);
+}
+
+/// <summary>HF <c>NewGELUActivation</c> ("gelu_new"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), written out as HF does.</summary>
+public sealed class NewGELUActivation() : nn.Module<Tensor, Tensor>(nameof(NewGELUActivation))
+{
+    private static readonly double C = Math.Sqrt(2.0 / Math.PI);
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var inner = (x + 0.044715 * x.pow(3.0)) * C;
+        return (0.5 * x * (1.0 + inner.tanh())).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>HF <c>PytorchGELUTanh</c> ("gelu_pytorch_tanh"): torch's gelu(approximate='tanh').</summary>
+public sealed class PytorchGELUTanh() : nn.Module<Tensor, Tensor>(nameof(PytorchGELUTanh))
+{
+    public override Tensor forward(Tensor x) => nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh);
+}
+
+/// <summary>torch <c>ReLU</c>.</summary>
+public sealed class ReLU() : nn.Module<Tensor, Tensor>(nameof(ReLU))
+{
+    public override Tensor forward(Tensor x) => nn.functional.relu(x);
+}
+
+/// <summary>torch <c>SiLU</c> ("silu"/"swish").</summary>
+public sealed class SiLU() : nn.Module<Tensor, Tensor>(nameof(SiLU))
+{
+    public override Tensor forward(Tensor x) => nn.functional.silu(x);
+}
+
+/// <summary>torch <c>Tanh</c> (BertPooler's activation).</summary>
+public sealed class Tanh() : nn.Module<Tensor, Tensor>(nameof(Tanh))
+{
+    public override Tensor forward(Tensor x) => x.tanh();
+}
+
+/// <summary>HF <c>ACT2FN</c> for the activations BERT configs use.</summary>
+public static class Activations
+{
+    public static nn.Module<Tensor, Tensor> Create(HiddenAct act) => act switch
+    {
+        HiddenAct.Gelu => new GELUActivation(),
+        HiddenAct.GeluNew => new NewGELUActivation(),
+        HiddenAct.GeluPytorchTanh => new PytorchGELUTanh(),
+        HiddenAct.Relu => new ReLU(),
+        HiddenAct.Silu => new SiLU(),
+        _ => throw new ArgumentOutOfRangeException(nameof(act), act, "unknown hidden_act"),
+    };
+}

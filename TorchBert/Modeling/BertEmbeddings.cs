@@ -1,0 +1,53 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+#pragma warning disable IDE1006 // Field names are HF's checkpoint keys (word_embeddings, LayerNorm, ...): RegisterComponents turns them into state-dict names.
+
+/// <summary>
+/// Port of HF <c>BertEmbeddings</c>: word + token type (+ absolute position) embeddings, then LayerNorm and dropout.
+/// </summary>
+public sealed class BertEmbeddings : nn.Module
+{
+    private readonly Embedding word_embeddings;
+    private readonly Embedding position_embeddings;
+    private readonly Embedding token_type_embeddings;
+    private readonly LayerNorm LayerNorm; // HF keeps the TF name so checkpoints load
+    private readonly Dropout dropout;
+    private readonly PositionEmbeddingType positionEmbeddingType;
+
+    public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
+    {
+        word_embeddings = nn.Embedding(config.VocabSize, config.HiddenSize, padding_idx: config.PadTokenId);
+        position_embeddings = nn.Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
+        token_type_embeddings = nn.Embedding(config.TypeVocabSize, config.HiddenSize);
+        LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        dropout = nn.Dropout(config.HiddenDropoutProb);
+        positionEmbeddingType = config.PositionEmbeddingType;
+        ModuleRepr.Annotate(word_embeddings, $"padding_idx={config.PadTokenId}");
+        RegisterComponents();
+    }
+
+    /// <summary>The word embedding matrix (vocab, hidden); the MLM decoder is tied to it.</summary>
+    public Parameter WordEmbeddingWeight => word_embeddings.weight!;
+
+    /// <param name="inputIds">(B, T) int64.</param>
+    /// <param name="tokenTypeIds">(B, T) int64; zeros when null.</param>
+    /// <param name="positionIds">(B or 1, T) int64; 0..T-1 when null.</param>
+    /// <returns>(B, T, H).</returns>
+    public Tensor forward(Tensor inputIds, Tensor? tokenTypeIds = null, Tensor? positionIds = null)
+    {
+        using var scope = NewDisposeScope();
+        var seqLength = inputIds.shape[1];
+        positionIds ??= arange(seqLength, dtype: int64, device: inputIds.device).unsqueeze(0); // (1, T)
+        tokenTypeIds ??= zeros_like(inputIds);
+
+        var embeddings = word_embeddings.forward(inputIds) + token_type_embeddings.forward(tokenTypeIds);
+        if (positionEmbeddingType == PositionEmbeddingType.Absolute)
+            embeddings = embeddings + position_embeddings.forward(positionIds);
+        return dropout.forward(LayerNorm.forward(embeddings)).MoveToOuterDisposeScope();
+    }
+}

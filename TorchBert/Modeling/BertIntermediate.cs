@@ -1,0 +1,28 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+#pragma warning disable IDE1006 // Field names are HF's checkpoint keys.
+
+/// <summary>Port of HF <c>BertIntermediate</c>: act(dense(x)), (B, T, H) → (B, T, I).</summary>
+public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+    private readonly nn.Module<Tensor, Tensor> intermediate_act_fn;
+
+    public BertIntermediate(BertConfig config) : base(nameof(BertIntermediate))
+    {
+        dense = nn.Linear(config.HiddenSize, config.IntermediateSize);
+        intermediate_act_fn = Activations.Create(config.HiddenAct);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hiddenStates)
+    {
+        using var scope = NewDisposeScope();
+        return intermediate_act_fn.forward(dense.forward(hiddenStates)).MoveToOuterDisposeScope();
+    }
+}

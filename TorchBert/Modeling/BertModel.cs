@@ -1,0 +1,55 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+#pragma warning disable IDE1006 // Field names are HF's checkpoint keys.
+
+/// <summary>
+/// Port of HF <c>BertModel</c> (encoder-only): embeddings → encoder → optional pooler.
+/// </summary>
+public sealed class BertModel : BertPreTrainedModel
+{
+    private readonly BertEmbeddings embeddings;
+    private readonly BertEncoder encoder;
+    private readonly BertPooler? pooler;
+
+    public BertModel(BertConfig config, bool addPoolingLayer = true) : this(config, addPoolingLayer, initWeights: true) { }
+
+    internal BertModel(BertConfig config, bool addPoolingLayer, bool initWeights) : base(nameof(BertModel), config.Validate())
+    {
+        embeddings = new BertEmbeddings(config);
+        encoder = new BertEncoder(config);
+        pooler = addPoolingLayer ? new BertPooler(config) : null;
+        RegisterComponents();
+        if (initWeights && !SkipInit) InitWeights();
+    }
+
+    public BertEmbeddings Embeddings => embeddings;
+    public BertEncoder Encoder => encoder;
+    public BertPooler? Pooler => pooler;
+
+    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
+    //PENDING public static BertModel FromPretrained(string path, PretrainedOptions? options = null) =>
+    //PENDING     Pretrained.Load(path, options, (c, hasPooler) => new BertModel(c, hasPooler));
+
+    /// <param name="inputIds">(B, T) int64 token ids.</param>
+    /// <param name="attentionMask">(B, T) 1 = attend, 0 = padding; all ones when null.</param>
+    /// <param name="tokenTypeIds">(B, T) segment ids; zeros when null.</param>
+    /// <param name="positionIds">(B, T) positions; 0..T-1 when null.</param>
+    public BertModelOutput forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null,
+        Tensor? positionIds = null, bool outputHiddenStates = false, bool outputAttentions = false)
+    {
+        InputValidation.Check(Config, inputIds, attentionMask, tokenTypeIds, positionIds);
+        using var scope = NewDisposeScope();
+        var embeddingOutput = embeddings.forward(inputIds, tokenTypeIds, positionIds);          // (B, T, H)
+        var extendedMask = attentionMask is null ? null : AttentionMasks.Extended(attentionMask, embeddingOutput.dtype);
+        var (last, hidden, attentions) = encoder.forward(embeddingOutput, extendedMask, outputHiddenStates, outputAttentions);
+        var pooled = pooler?.forward(last);                                                     // (B, H)
+
+        var result = new BertModelOutput(last, pooled, hidden, attentions);
+        foreach (var t in result.All()) t.MoveToOuterDisposeScope();
+        return result;
+    }
+}

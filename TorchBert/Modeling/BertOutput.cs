@@ -1,0 +1,32 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+#pragma warning disable IDE1006 // Field names are HF's checkpoint keys.
+
+/// <summary>Port of HF <c>BertOutput</c>: LayerNorm(dropout(dense(intermediate)) + attention output).</summary>
+public sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>
+{
+    private readonly Linear dense;
+    private readonly LayerNorm LayerNorm;
+    private readonly Dropout dropout;
+
+    public BertOutput(BertConfig config) : base(nameof(BertOutput))
+    {
+        dense = nn.Linear(config.IntermediateSize, config.HiddenSize);
+        LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        dropout = nn.Dropout(config.HiddenDropoutProb);
+        RegisterComponents();
+    }
+
+    /// <param name="hiddenStates">intermediate activations (B, T, I).</param>
+    /// <param name="inputTensor">attention output (B, T, H), the residual.</param>
+    public override Tensor forward(Tensor hiddenStates, Tensor inputTensor)
+    {
+        using var scope = NewDisposeScope();
+        return LayerNorm.forward(dropout.forward(dense.forward(hiddenStates)) + inputTensor).MoveToOuterDisposeScope();
+    }
+}

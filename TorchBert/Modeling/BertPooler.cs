@@ -1,0 +1,29 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+#pragma warning disable IDE1006 // Field names are HF's checkpoint keys.
+
+/// <summary>Port of HF <c>BertPooler</c>: tanh(dense(hidden[:, 0])), (B, T, H) → (B, H).</summary>
+public sealed class BertPooler : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+    private readonly Tanh activation;
+
+    public BertPooler(BertConfig config) : base(nameof(BertPooler))
+    {
+        dense = nn.Linear(config.HiddenSize, config.HiddenSize);
+        activation = new Tanh();
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hiddenStates)
+    {
+        using var scope = NewDisposeScope();
+        var first = hiddenStates.select(1, 0);                          // (B, H)
+        return activation.forward(dense.forward(first)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,86 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+/// <summary>
+/// Port of HF <c>BertPreTrainedModel</c>: holds the config, HF's weight initialisation and the module-tree printout.
+/// Loading lives in <see cref="Pretrained"/>.
+/// </summary>
+public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.Module(name)
+{
+    /// <summary>HF <c>base_model_prefix</c>: checkpoints of heads keep the encoder under this key prefix.</summary>
+    public const string BaseModelPrefix = "bert";
+
+    public BertConfig Config { get; } = config;
+
+    /// <summary>What the last <see cref="Pretrained"/> load did (renamed, ignored, tied, newly initialised keys).</summary>
+    public LoadReport? LoadReport { get; internal set; }
+
+    /// <summary>Set while a checkpoint is about to overwrite every weight: skips the random initialisation (HF's no_init_weights).</summary>
+    [ThreadStatic] internal static bool SkipInit;
+
+    /// <summary>Device of the parameters.</summary>
+    public Device Device => parameters().First().device;
+
+    /// <summary>dtype of the parameters (the compute dtype).</summary>
+    public ScalarType DType => parameters().First().dtype;
+
+    /// <summary>
+    /// HF <c>_init_weights</c>: Linear and Embedding weights ~ N(0, initializer_range), biases 0, the padding row 0,
+    /// LayerNorm weight 1 and bias 0.
+    /// </summary>
+    public void InitWeights()
+    {
+        using var noGrad = no_grad();
+        var std = Config.InitializerRange;
+        foreach (var (_, m) in named_modules())
+        {
+            switch (m)
+            {
+                case Linear l:
+                    nn.init.normal_(l.weight!, 0, std);
+                    if (l.bias is not null) nn.init.zeros_(l.bias);
+                    break;
+                case Embedding e:
+                    nn.init.normal_(e.weight!, 0, std);
+                    if (ReferenceEquals(m, FindWordEmbeddings())) e.weight![Config.PadTokenId].zero_();
+                    break;
+                case LayerNorm ln:
+                    nn.init.ones_(ln.weight!);
+                    nn.init.zeros_(ln.bias!);
+                    break;
+            }
+        }
+        InitHeadExtras();
+    }
+
+    /// <summary>HF's initialisation for the named parameters only (head keys a checkpoint didn't have).</summary>
+    internal void InitNewlyInitialized(IEnumerable<string> keys)
+    {
+        using var noGrad = no_grad();
+        var parameters = named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var key in keys)
+        {
+            if (!parameters.TryGetValue(key, out var p)) continue;
+            if (key.EndsWith("LayerNorm.weight", StringComparison.Ordinal)) nn.init.ones_(p);
+            else if (key.EndsWith("bias", StringComparison.Ordinal)) nn.init.zeros_(p);
+            else nn.init.normal_(p, 0, Config.InitializerRange);
+        }
+    }
+
+    /// <summary>Parameters outside Linear/Embedding/LayerNorm (e.g. the MLM output bias).</summary>
+    protected virtual void InitHeadExtras() { }
+
+    private nn.Module? FindWordEmbeddings() =>
+        named_modules().FirstOrDefault(p => p.name.EndsWith("embeddings.word_embeddings", StringComparison.Ordinal)).module;
+
+    /// <summary>Number of parameters, counting tied ones once.</summary>
+    public long ParameterCount() =>
+        parameters().Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>().Sum(p => p.numel());
+
+    /// <summary>The PyTorch-style module tree, as <c>print(model)</c> shows it.</summary>
+    public override string ToString() => ModuleRepr.Format(this);
+}

@@ -1,0 +1,30 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+#pragma warning disable IDE1006 // Field names are HF's checkpoint keys.
+
+/// <summary>Port of HF <c>BertPredictionHeadTransform</c>: LayerNorm(act(dense(x))).</summary>
+public sealed class BertPredictionHeadTransform : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear dense;
+    private readonly nn.Module<Tensor, Tensor> transform_act_fn;
+    private readonly LayerNorm LayerNorm;
+
+    public BertPredictionHeadTransform(BertConfig config) : base(nameof(BertPredictionHeadTransform))
+    {
+        dense = nn.Linear(config.HiddenSize, config.HiddenSize);
+        transform_act_fn = Activations.Create(config.HiddenAct);
+        LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor hiddenStates)
+    {
+        using var scope = NewDisposeScope();
+        return LayerNorm.forward(transform_act_fn.forward(dense.forward(hiddenStates))).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,32 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+#pragma warning disable IDE1006 // Field names are HF's checkpoint keys.
+
+/// <summary>Port of HF <c>BertSelfOutput</c>: LayerNorm(dropout(dense(context)) + input).</summary>
+public sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
+{
+    private readonly Linear dense;
+    private readonly LayerNorm LayerNorm;
+    private readonly Dropout dropout;
+
+    public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
+    {
+        dense = nn.Linear(config.HiddenSize, config.HiddenSize);
+        LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        dropout = nn.Dropout(config.HiddenDropoutProb);
+        RegisterComponents();
+    }
+
+    /// <param name="hiddenStates">attention context (B, T, H).</param>
+    /// <param name="inputTensor">the attention block's input (B, T, H), the residual.</param>
+    public override Tensor forward(Tensor hiddenStates, Tensor inputTensor)
+    {
+        using var scope = NewDisposeScope();
+        return LayerNorm.forward(dropout.forward(dense.forward(hiddenStates)) + inputTensor).MoveToOuterDisposeScope();
+    }
+}

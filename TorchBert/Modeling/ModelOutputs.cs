@@ -1,0 +1,47 @@
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+/// <summary>
+/// HF <c>BaseModelOutputWithPoolingAndCrossAttentions</c>: named outputs of <see cref="BertModel"/>.
+/// <see cref="HiddenStates"/>[0] is the embeddings output, [i] the output of layer i-1 (HF order).
+/// Disposing releases every tensor it holds.
+/// </summary>
+public sealed class BertModelOutput(Tensor lastHiddenState, Tensor? poolerOutput,
+    IReadOnlyList<Tensor>? hiddenStates, IReadOnlyList<Tensor>? attentions) : IDisposable
+{
+    /// <summary>(B, T, H).</summary>
+    public Tensor LastHiddenState { get; } = lastHiddenState;
+    /// <summary>(B, H); null for a model built without a pooler.</summary>
+    public Tensor? PoolerOutput { get; } = poolerOutput;
+    /// <summary>layers + 1 tensors of (B, T, H) when requested.</summary>
+    public IReadOnlyList<Tensor>? HiddenStates { get; } = hiddenStates;
+    /// <summary>one (B, nh, T, T) tensor per layer when requested.</summary>
+    public IReadOnlyList<Tensor>? Attentions { get; } = attentions;
+
+    internal IEnumerable<Tensor> All() =>
+        new[] { LastHiddenState, PoolerOutput }.Concat(HiddenStates ?? []).Concat(Attentions ?? []).OfType<Tensor>().Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>();
+
+    public void Dispose()
+    {
+        foreach (var t in All()) t.Dispose();
+    }
+}
+
+/// <summary>HF <c>MaskedLMOutput</c>: prediction scores and, when requested, hidden states and attentions.</summary>
+public sealed class MaskedLMOutput(Tensor logits, Tensor lastHiddenState,
+    IReadOnlyList<Tensor>? hiddenStates, IReadOnlyList<Tensor>? attentions) : IDisposable
+{
+    /// <summary>(B, T, vocab) prediction scores before softmax.</summary>
+    public Tensor Logits { get; } = logits;
+    /// <summary>(B, T, H) encoder output the head read.</summary>
+    public Tensor LastHiddenState { get; } = lastHiddenState;
+    public IReadOnlyList<Tensor>? HiddenStates { get; } = hiddenStates;
+    public IReadOnlyList<Tensor>? Attentions { get; } = attentions;
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { Logits, LastHiddenState }.Concat(HiddenStates ?? []).Concat(Attentions ?? []).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>())
+            t.Dispose();
+    }
+}
