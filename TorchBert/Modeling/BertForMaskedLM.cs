@@ -18,9 +18,8 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
     public BertForMaskedLM(BertConfig config) : base(nameof(BertForMaskedLM), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: false, initWeights: false);
-        cls = new BertOnlyMLMHead(config);
+        cls = new BertOnlyMLMHead(config, () => bert.Embeddings.WordEmbeddingWeight);
         RegisterComponents();
-        TieWeights();
         if (!SkipInit) InitWeights();
     }
 
@@ -31,30 +30,23 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
     //PENDING public static BertForMaskedLM FromPretrained(string path, PretrainedOptions? options = null) =>
     //PENDING     Pretrained.Load(path, options, (c, _) => new BertForMaskedLM(c));
 
-    /// <summary>HF <c>tie_weights</c>: the decoder shares the word-embedding matrix.</summary>
-    public void TieWeights()
-    {
-        // TorchSharp's setters dispose the parameter they replace: only assign when it is a different one.
-        var decoder = cls.Predictions.Decoder;
-        if (!ReferenceEquals(decoder.weight, bert.Embeddings.WordEmbeddingWeight)) decoder.weight = bert.Embeddings.WordEmbeddingWeight;
-        if (!ReferenceEquals(decoder.bias, cls.Predictions.Bias)) decoder.bias = cls.Predictions.Bias;
-    }
-
     protected override void InitHeadExtras()
     {
         using var noGrad = no_grad();
         cls.Predictions.Bias.zero_();
     }
 
-    // Moving parameters replaces them; re-tie afterwards, as PyTorch's in-place _apply keeps ties.
-    protected override nn.Module _to(Device device, ScalarType dtype, bool nonBlocking) => Retie(base._to(device, dtype, nonBlocking));
-    protected override nn.Module _to(DeviceType deviceType, int deviceIndex, bool nonBlocking) => Retie(base._to(deviceType, deviceIndex, nonBlocking));
-    protected override nn.Module _to(ScalarType dtype, bool nonBlocking) => Retie(base._to(dtype, nonBlocking));
-
-    private nn.Module Retie(nn.Module m)
+    /// <summary>
+    /// PyTorch's state dict of a tied model: every parameter once under its owner's key, plus the tied aliases
+    /// <c>cls.predictions.decoder.weight</c> (= word embeddings) and <c>cls.predictions.decoder.bias</c> (= <c>cls.predictions.bias</c>).
+    /// </summary>
+    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
     {
-        TieWeights();
-        return m;
+        var result = base.state_dict(destination, prefix);
+        var p = string.IsNullOrEmpty(prefix) ? "" : prefix + ".";
+        result.TryAdd(p + "cls.predictions.decoder.weight", cls.Predictions.Decoder.weight);
+        result.TryAdd(p + "cls.predictions.decoder.bias", cls.Predictions.Bias);
+        return result;
     }
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; returns (B, T, vocab) logits.</summary>

@@ -23,7 +23,7 @@ public static class ModuleRepr
         var children = module.named_children().ToList();
         var extra = ExtraRepr(module);
         var isList = module.GetType().IsGenericType && module.GetType().GetGenericTypeDefinition() == typeof(ModuleList<>);
-        var name = isList ? "ModuleList" : module.GetType().Name;
+        var name = isList ? "ModuleList" : module is TiedLinear ? "Linear" : module.GetType().Name;
         if (children.Count == 0) return $"{name}({extra})";
 
         var lines = new List<string>();
@@ -54,6 +54,7 @@ public static class ModuleRepr
         var own = m switch
         {
             Linear l => $"in_features={l.in_features}, out_features={l.out_features}, bias={Bool(l.bias is not null)}",
+            TiedLinear t => $"in_features={t.in_features}, out_features={t.out_features}, bias={Bool(t.bias is not null)}",
             Embedding e => $"{e.weight!.shape[0]}, {e.weight!.shape[1]}",
             LayerNorm ln => $"({string.Join(", ", ln.normalized_shape)},), eps={Py(ln.eps)}, elementwise_affine={Bool(ln.elementwise_affine)}",
             Dropout d => $"p={Py(d.p)}, inplace={Bool(d.inplace)}",
