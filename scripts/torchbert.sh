@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the torchbert CLI from source (builds on first use). Fixes Debian 12's libstdc++ first (no-op elsewhere).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bash "$root/scripts/setup.sh" >/dev/null
+dotnet build "$root/tools/TorchBert.Cli" -c Release -v quiet -nologo -clp:ErrorsOnly >&2
+exec dotnet "$root/tools/TorchBert.Cli/bin/Release/net10.0/torchbert.dll" "$@"
