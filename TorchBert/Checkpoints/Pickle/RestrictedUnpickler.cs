@@ -187,5 +187,5 @@ internal sealed partial class RestrictedUnpickler
         double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw _in.Fail($"bad float '{s}'");
 
     /// <summary>Integers that fit are <c>long</c>; larger ones (the legacy magic number) stay <see cref="BigInteger"/>.</summary>
-    private static object Normalize(BigInteger v) => v >= long.MinValue && v <= long.MaxValue ? (long)v : v;
+    private static object Normalize(BigInteger v) => v >= long.MinValue && v <= long.MaxValue ? (object)(long)v : v;
 }
