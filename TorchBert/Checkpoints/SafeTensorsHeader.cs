@@ -19,6 +19,8 @@ internal static class SafeTensorsHeader
     public static (List<SafeTensorsEntry> Entries, Dictionary<string, string> Metadata) Parse(
         byte[] json, long dataLength, string path)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new CheckpointException($"{path}: the safetensors header is not valid UTF-8");
         JsonDocument doc;
         try
         {

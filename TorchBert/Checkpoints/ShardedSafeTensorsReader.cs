@@ -80,6 +80,8 @@ public sealed class ShardedSafeTensorsReader : ICheckpointReader
         {
             throw new CheckpointException($"{indexPath}: cannot read the index: {e.Message}", e);
         }
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new CheckpointException($"{indexPath}: the index is not valid UTF-8");
         try
         {
             using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
