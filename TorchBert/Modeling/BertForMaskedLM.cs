@@ -27,8 +27,8 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
     public BertOnlyMLMHead Cls => cls;
 
     /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
-    //PENDING public static BertForMaskedLM FromPretrained(string path, PretrainedOptions? options = null) =>
-    //PENDING     Pretrained.Load(path, options, (c, _) => new BertForMaskedLM(c));
+    public static BertForMaskedLM FromPretrained(string path, PretrainedOptions? options = null) =>
+        Pretrained.Load(path, options, (c, _) => new BertForMaskedLM(c));
 
     protected override void InitHeadExtras()
     {

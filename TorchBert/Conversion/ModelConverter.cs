@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using TorchBert.Checkpoints;
+using TorchBert.Configuration;
+using TorchBert.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TorchBert.Conversion;
+
+/// <summary>Options of <see cref="ModelConverter.Convert"/>.</summary>
+public sealed record ConvertOptions
+{
+    /// <summary>dtype of the written weights: float32, float16 or bfloat16.</summary>
+    public ScalarType DType { get; init; } = ScalarType.Float32;
+    /// <summary>Run source and result on a sample input and report the largest difference.</summary>
+    public bool Verify { get; init; }
+    /// <summary>Heads for an ONNX export whose graph doesn't say.</summary>
+    public int? NumAttentionHeads { get; init; }
+    /// <summary>Replace an existing, non-empty destination.</summary>
+    public bool Overwrite { get; init; }
+    /// <summary>Called after each tensor is written: (done, total, key).</summary>
+    public Action<int, int, string>? Progress { get; init; }
+}
+
+/// <summary>What a conversion did.</summary>
+public sealed class ConversionReport
+{
+    public required string Source { get; init; }
+    public required string SourceFormat { get; init; }
+    public required string Destination { get; init; }
+    public required string Architecture { get; init; }
+    public long Parameters { get; init; }
+    public ScalarType DType { get; init; }
+    public int Tensors { get; init; }
+    public long BytesWritten { get; init; }
+    public required LoadReport Load { get; init; }
+    public List<string> CopiedFiles { get; } = [];
+    public List<string> Notes { get; } = [];
+    /// <summary>Largest |source − converted| over the sample outputs, when verified.</summary>
+    public double? VerifyMaxAbsDiff { get; set; }
+    /// <summary>Cosine of source and converted outputs, when verified.</summary>
+    public double? VerifyCosine { get; set; }
+    public TimeSpan Elapsed { get; set; }
+}
+
+/// <summary>
+/// Any model folder or ONNX export TorchBert reads → a self-contained folder: config.json, model.safetensors under
+/// canonical HF names (tied aliases omitted, as HF's safe serialization does), and the tokenizer files. Written to a
+/// temporary sibling folder and moved into place at the end, so a failure leaves the destination untouched.
+/// </summary>
+public static class ModelConverter
+{
+    internal static readonly string[] TokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+    private static readonly string[] TiedAliases = ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"];
+
+    public static ConversionReport Convert(string source, string destination, ConvertOptions? options = null)
+    {
+        options ??= new ConvertOptions();
+        if (options.DType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
+            throw new ArgumentException($"dtype {options.DType} is not supported (float32, float16 or bfloat16)");
+        NativeRuntime.EnsureLoaded();
+        var clock = Stopwatch.StartNew();
+        destination = Path.GetFullPath(destination);
+        if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any() && !options.Overwrite)
+            throw new IOException($"{destination} exists and is not empty; choose another destination or overwrite it");
+
+        using var src = ModelSource.Open(source, options.NumAttentionHeads);
+        using var model = BuildModel(src);
+        var load = Pretrained.LoadWeights(model, src.Weights);
+        model.eval();
+
+        var temp = $"{destination}.tmp-{Guid.NewGuid():N}";
+        Directory.CreateDirectory(temp);
+        try
+        {
+            var config = src.Config.Clone();
+            config.Architectures = [model.GetType().Name];
+            config.Extra["torch_dtype"] = DTypeName(options.DType);
+            config.Save(Path.Combine(temp, "config.json"));
+
+            var weights = model.state_dict().Where(kv => !TiedAliases.Contains(kv.Key)).ToList();
+            var written = 0;
+            var dtype = options.DType;
+            var tensors = weights.Select(kv =>
+            {
+                options.Progress?.Invoke(++written, weights.Count, kv.Key);
+                return new KeyValuePair<string, Tensor>(kv.Key, kv.Value.dtype == dtype ? kv.Value : kv.Value.to(dtype));
+            });
+            var weightsPath = Path.Combine(temp, "model.safetensors");
+            using (no_grad())
+                SafeTensorsWriter.Write(weightsPath, tensors, new Dictionary<string, string> { ["format"] = "pt", ["converted_by"] = "TorchBert" });
+
+            var report = new ConversionReport
+            {
+                Source = source, SourceFormat = src.Weights.Format, Destination = destination,
+                Architecture = model.GetType().Name, Parameters = model.ParameterCount(), DType = options.DType,
+                Tensors = weights.Count, BytesWritten = new FileInfo(weightsPath).Length, Load = load,
+            };
+            report.Notes.AddRange(src.Notes);
+            foreach (var f in TokenizerFiles)
+            {
+                var from = Path.Combine(src.Folder, f);
+                if (!File.Exists(from)) continue;
+                File.Copy(from, Path.Combine(temp, f));
+                report.CopiedFiles.Add(f);
+            }
+            if (report.CopiedFiles.Count == 0) report.Notes.Add("no tokenizer files found beside the source (vocab.txt / tokenizer.json)");
+
+            if (options.Verify) Verify(model, temp, report);
+            MoveIntoPlace(temp, destination);
+            report.Elapsed = clock.Elapsed;
+            return report;
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>BertForMaskedLM when the checkpoint has an MLM head, else BertModel (with the pooler if present).</summary>
+    private static BertPreTrainedModel BuildModel(ModelSource src)
+    {
+        var hasHead = src.Weights.Tensors.Any(t => t.Name.StartsWith("cls.predictions.", StringComparison.Ordinal));
+        var hasPooler = src.Weights.Tensors.Any(t => t.Name.EndsWith("pooler.dense.weight", StringComparison.Ordinal));
+        var config = src.Config.Clone();
+        config.AttnImplementation = AttentionImplementation.Sdpa;
+        return hasHead ? new BertForMaskedLM(config) : new BertModel(config, hasPooler);
+    }
+
+    private static void Verify(BertPreTrainedModel source, string convertedDir, ConversionReport report)
+    {
+        using var converted = source is BertForMaskedLM
+            ? (BertPreTrainedModel)BertForMaskedLM.FromPretrained(convertedDir, new PretrainedOptions { Device = CPU, DType = report.DType })
+            : BertModel.FromPretrained(convertedDir, new PretrainedOptions { Device = CPU, DType = report.DType });
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        var (ids, mask) = SampleInput(source.Config);
+        var a = Outputs(source, ids, mask);
+        var b = Outputs(converted, ids, mask).to(ScalarType.Float32);
+        report.VerifyMaxAbsDiff = (a - b).abs().max().item<float>();
+        report.VerifyCosine = nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim: 0).item<float>();
+    }
+
+    private static Tensor Outputs(BertPreTrainedModel model, Tensor ids, Tensor mask) => model switch
+    {
+        BertForMaskedLM mlm => mlm.forward(ids, mask).Logits,
+        BertModel bert => bert.forward(ids, mask).LastHiddenState,
+        _ => throw new NotSupportedException(model.GetType().Name),
+    };
+
+    /// <summary>A fixed (2, 12) batch with the second row padded, ids inside the vocabulary.</summary>
+    internal static (Tensor Ids, Tensor Mask) SampleInput(BertConfig config)
+    {
+        var t = Math.Min(12, config.MaxPositionEmbeddings);
+        var ids = new long[2 * t];
+        var mask = new long[2 * t];
+        for (int i = 0; i < ids.Length; i++)
+        {
+            ids[i] = (i * 7919L + 101) % config.VocabSize;
+            mask[i] = i < t || i < t + t / 2 ? 1 : 0;
+        }
+        return (tensor(ids, [2, t]), tensor(mask, [2, t]));
+    }
+
+    internal static string DTypeName(ScalarType t) => t switch
+    {
+        ScalarType.Float16 => "float16",
+        ScalarType.BFloat16 => "bfloat16",
+        _ => "float32",
+    };
+
+    private static void MoveIntoPlace(string temp, string destination)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        if (Directory.Exists(destination))
+        {
+            var old = $"{destination}.old-{Guid.NewGuid():N}";
+            Directory.Move(destination, old);
+            Directory.Move(temp, destination);
+            TryDelete(old);
+        }
+        else Directory.Move(temp, destination);
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,58 @@
+using TorchBert.Checkpoints;
+using TorchBert.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+public static partial class Pretrained
+{
+    /// <summary>
+    /// HF <c>from_pretrained</c> for a local folder (HF layout or a TorchBert-converted one):
+    /// reads config.json, opens the weights, builds the model through <paramref name="create"/> (config, has pooler)
+    /// without random initialisation, loads every tensor, moves it to the device and dtype, and returns it in eval mode.
+    /// </summary>
+    public static T Load<T>(string path, PretrainedOptions? options, Func<BertConfig, bool, T> create) where T : BertPreTrainedModel
+    {
+        options ??= new PretrainedOptions();
+        using var source = ModelSource.Open(path, options.NumAttentionHeads);
+        var config = source.Config;
+        if (options.AttnImplementation is { } attn) config.AttnImplementation = attn;
+
+        T model;
+        BertPreTrainedModel.SkipInit = true;
+        try { model = create(config, HasPooler(source.Weights)); }
+        finally { BertPreTrainedModel.SkipInit = false; }
+
+        try
+        {
+            var report = LoadWeights(model, source.Weights);
+            if (report.NewlyInitialized.Count > 0) model.InitNewlyInitialized(report.NewlyInitialized);
+            var device = options.Device ?? DefaultDevice();
+            var dtype = options.DType ?? ScalarType.Float32;
+            if (device.type != TorchSharp.DeviceType.CPU || dtype != ScalarType.Float32) model.to(device, dtype);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+}
+
+public static partial class Pretrained
+{
+    /// <summary>
+    /// HF <c>AutoModel</c>-style: <see cref="BertForMaskedLM"/> when the checkpoint has an MLM head
+    /// (<c>cls.predictions.*</c>), else <see cref="BertModel"/>.
+    /// </summary>
+    public static BertPreTrainedModel LoadAuto(string path, PretrainedOptions? options = null)
+    {
+        bool hasHead;
+        using (var source = Checkpoints.ModelSource.Open(path, options?.NumAttentionHeads))
+            hasHead = source.Weights.Tensors.Any(t => t.Name.StartsWith("cls.predictions.", StringComparison.Ordinal));
+        return hasHead ? BertForMaskedLM.FromPretrained(path, options) : BertModel.FromPretrained(path, options);
+    }
+}

@@ -1,0 +1,56 @@
+using TorchBert.Conversion;
+using static TorchSharp.torch;
+
+namespace TorchBert.Cli;
+
+/// <summary><c>torchbert convert</c>: progress on stderr, a summary (or JSON) on stdout.</summary>
+internal static class Conversion
+{
+    public static int Run(string src, string dst, string dtypeName, bool verify, int? heads, bool force, bool json)
+    {
+        var dtype = dtypeName.ToLowerInvariant() switch
+        {
+            "float32" or "fp32" => ScalarType.Float32,
+            "float16" or "fp16" or "half" => ScalarType.Float16,
+            "bfloat16" or "bf16" => ScalarType.BFloat16,
+            _ => throw new UsageException($"--dtype must be float32, float16 or bfloat16, got '{dtypeName}'"),
+        };
+        if (heads is <= 0) throw new UsageException($"--heads must be > 0, got {heads}");
+        var lastPercent = -1;
+        var report = ModelConverter.Convert(src, dst, new ConvertOptions
+        {
+            DType = dtype, Verify = verify, NumAttentionHeads = heads, Overwrite = force,
+            Progress = (done, total, key) =>
+            {
+                var percent = done * 100 / total;
+                if (percent / 10 == lastPercent / 10 && done != total) return;
+                lastPercent = percent;
+                Console.Error.WriteLine($"torchbert: writing {done}/{total} tensors ({percent}%) {key}");
+            },
+        });
+        if (json)
+        {
+            Cli.WriteJson(new
+            {
+                source = report.Source, source_format = report.SourceFormat, destination = report.Destination,
+                architecture = report.Architecture, parameters = report.Parameters, dtype = ModelConverter.DTypeName(report.DType),
+                tensors = report.Tensors, bytes_written = report.BytesWritten,
+                renamed = report.Load.Renamed.Select(r => new[] { r.From, r.To }), ignored = report.Load.Unexpected,
+                tied = report.Load.Tied, copied_files = report.CopiedFiles, notes = report.Notes,
+                verify_max_abs_diff = report.VerifyMaxAbsDiff, verify_cosine = report.VerifyCosine, seconds = report.Elapsed.TotalSeconds,
+            });
+            return 0;
+        }
+        Console.WriteLine($"source:       {report.Source} ({report.SourceFormat})");
+        Console.WriteLine($"architecture: {report.Architecture}, {report.Parameters:N0} parameters");
+        Console.WriteLine($"written:      {report.Destination}: {report.Tensors} tensors, {ModelConverter.DTypeName(report.DType)}, {report.BytesWritten:N0} bytes of weights in {report.Elapsed.TotalSeconds:F1} s");
+        if (report.Load.Renamed.Count > 0) Console.WriteLine($"renamed:      {report.Load.Renamed.Count} keys, e.g. {report.Load.Renamed[0].From} -> {report.Load.Renamed[0].To}");
+        if (report.Load.Unexpected.Count > 0) Console.WriteLine($"ignored:      {string.Join(", ", report.Load.Unexpected)}");
+        if (report.Load.Tied.Count > 0) Console.WriteLine($"tied:         {string.Join(", ", report.Load.Tied)}");
+        Console.WriteLine($"tokenizer:    {(report.CopiedFiles.Count > 0 ? string.Join(", ", report.CopiedFiles) : "none")}");
+        foreach (var note in report.Notes) Console.WriteLine($"note:         {note}");
+        if (report.VerifyMaxAbsDiff is { } diff)
+            Console.WriteLine($"verify:       max |source - converted| = {diff:E3}, cosine = {report.VerifyCosine:F6}");
+        return 0;
+    }
+}
