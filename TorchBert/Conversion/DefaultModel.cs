@@ -30,12 +30,13 @@ public static class DefaultModel
     public static string PathOf(string name) => Path.Combine(WeightsRoot(), name);
 
     /// <summary>Imports the embedded model unless already there; returns its folder. Safe across processes.</summary>
-    public static string EnsureInstalled(TextWriter? log = null, string? assemblyPath = null)
+    public static string EnsureInstalled(TextWriter? log = null, string? weightsRoot = null, string? assemblyPath = null)
     {
-        var target = PathOf(Name);
+        weightsRoot ??= WeightsRoot();
+        var target = Path.Combine(weightsRoot, Name);
         if (IsComplete(target)) return target;
-        Directory.CreateDirectory(WeightsRoot());
-        using var lockFile = AcquireLock(Path.Combine(WeightsRoot(), $".{Name}.lock"));
+        Directory.CreateDirectory(weightsRoot);
+        using var lockFile = AcquireLock(Path.Combine(weightsRoot, $".{Name}.lock"));
         if (IsComplete(target)) return target;
 
         log?.WriteLine($"torchbert: importing the embedded {Name} (ONNX) into {target} (first use only)...");
