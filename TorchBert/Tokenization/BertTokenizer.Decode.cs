@@ -1,0 +1,71 @@
+using System.Text;
+
+namespace TorchBert.Tokenization;
+
+public sealed partial class BertTokenizer
+{
+    /// <summary>
+    /// HF <c>decode(ids, skip_special_tokens, clean_up_tokenization_spaces)</c>: tokens joined by spaces, a
+    /// <c>##</c> continuation glued to the previous token (not on the first token), each token cleaned by the
+    /// WordPiece decoder (" ." → "." etc.), then, when <paramref name="cleanUpTokenizationSpaces"/>, HF's
+    /// <c>clean_up_tokenization</c> over the text (" n't" → "n't", " ' " → "'", ...). Ids outside the
+    /// vocabulary are skipped, as HF's fast tokenizer does.
+    /// </summary>
+    public string Decode(IEnumerable<long> ids, bool skipSpecialTokens = false, bool cleanUpTokenizationSpaces = true)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var sb = new StringBuilder();
+        bool first = true;
+        string prefix = _model.ContinuingSubwordPrefix;
+        foreach (long id in ids)
+        {
+            if (!TryGetToken(id, out string token)) continue;
+            if (skipSpecialTokens && _specialIds.Contains((int)id)) continue;
+            // tokenizers' WordPiece decoder (its cleanup is on in every BERT tokenizer.json, whatever
+            // clean_up_tokenization_spaces says).
+            if (!first)
+                token = token.StartsWith(prefix, StringComparison.Ordinal) ? token[prefix.Length..] : " " + token;
+            token = CleanUpDecoderToken(token);
+            sb.Append(token);
+            first = false;
+        }
+        string text = sb.ToString();
+        return cleanUpTokenizationSpaces ? CleanUpTokenization(text) : text;
+    }
+
+    /// <inheritdoc cref="Decode(IEnumerable{long}, bool, bool)"/>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false, bool cleanUpTokenizationSpaces = true) =>
+        Decode(ids.Select(i => (long)i), skipSpecialTokens, cleanUpTokenizationSpaces);
+
+    /// <summary>HF <c>batch_decode</c>: <see cref="Decode(IEnumerable{long}, bool, bool)"/> of each row.</summary>
+    public string[] DecodeBatch(IEnumerable<IEnumerable<long>> rows, bool skipSpecialTokens = false,
+        bool cleanUpTokenizationSpaces = true) =>
+        rows.Select(r => Decode(r, skipSpecialTokens, cleanUpTokenizationSpaces)).ToArray();
+
+    /// <summary>HF transformers' <c>clean_up_tokenization</c>, exactly (ordinal replacements, in this order).</summary>
+    public static string CleanUpTokenization(string text) =>
+        text.Replace(" .", ".", StringComparison.Ordinal)
+            .Replace(" ?", "?", StringComparison.Ordinal)
+            .Replace(" !", "!", StringComparison.Ordinal)
+            .Replace(" ,", ",", StringComparison.Ordinal)
+            .Replace(" ' ", "'", StringComparison.Ordinal)
+            .Replace(" n't", "n't", StringComparison.Ordinal)
+            .Replace(" 'm", "'m", StringComparison.Ordinal)
+            .Replace(" 's", "'s", StringComparison.Ordinal)
+            .Replace(" 've", "'ve", StringComparison.Ordinal)
+            .Replace(" 're", "'re", StringComparison.Ordinal);
+
+    /// <summary><c>tokenizers</c>' WordPiece decoder cleanup, applied to each token (with its leading space).</summary>
+    private static string CleanUpDecoderToken(string token) =>
+        token.Replace(" .", ".", StringComparison.Ordinal)
+            .Replace(" ?", "?", StringComparison.Ordinal)
+            .Replace(" !", "!", StringComparison.Ordinal)
+            .Replace(" ,", ",", StringComparison.Ordinal)
+            .Replace(" ' ", "'", StringComparison.Ordinal)
+            .Replace(" n't", "n't", StringComparison.Ordinal)
+            .Replace(" 'm", "'m", StringComparison.Ordinal)
+            .Replace(" do not", " don't", StringComparison.Ordinal)
+            .Replace(" 's", "'s", StringComparison.Ordinal)
+            .Replace(" 've", "'ve", StringComparison.Ordinal)
+            .Replace(" 're", "'re", StringComparison.Ordinal);
+}
