@@ -163,7 +163,7 @@ public static class ModelConverter
         return (tensor(ids, [2, t]), tensor(mask, [2, t]));
     }
 
-    internal static string DTypeName(ScalarType t) => t switch
+    public static string DTypeName(ScalarType t) => t switch
     {
         ScalarType.Float16 => "float16",
         ScalarType.BFloat16 => "bfloat16",
