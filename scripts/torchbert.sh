@@ -3,5 +3,5 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >/dev/null
-dotnet build "$root/tools/TorchBert.Cli" -c Release -v quiet -nologo "-clp:ErrorsOnly;NoSummary" >&2
+if ! out=$(dotnet build "$root/tools/TorchBert.Cli" -c Release -v quiet -nologo 2>&1); then echo "$out" >&2; exit 1; fi
 exec dotnet "$root/tools/TorchBert.Cli/bin/Release/net10.0/torchbert.dll" "$@"

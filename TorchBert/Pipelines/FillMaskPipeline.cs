@@ -114,7 +114,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, MaskedLMOutput, IReadO
                     var tokens = (long[])ids[row].Clone();
                     tokens[col] = token;
                     var kept = tokens.Where(t => t != Tokenizer.PadTokenId);
-                    candidates.Add(new FillMaskResult(scores[m * k + j], token, Tokenizer.Decode([token]),
+                    candidates.Add(new FillMaskResult(AsDouble(scores[m * k + j]), token, Tokenizer.Decode([token]),
                         Tokenizer.Decode(kept, skipSpecialTokens: single)));
                 }
                 perMask.Add(candidates);
@@ -124,6 +124,9 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, MaskedLMOutput, IReadO
         }
         return results;
     }
+
+    /// <summary>float → double without binary noise (0.0884 stays 0.0884, not 0.08839999884).</summary>
+    private static double AsDouble(float f) => double.Parse(f.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Shorten(string s) => s.Length <= 60 ? s : s[..57] + "...";
 }

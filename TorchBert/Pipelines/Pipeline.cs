@@ -138,7 +138,7 @@ public abstract class Pipeline<TModel, TOutput, TResult> : IDisposable where TMo
         var row = t.dim() == 0 ? t.reshape(1) : t.reshape(-1, t.shape[^1])[0];
         var n = (int)Math.Min(row.shape[0], 12);
         var values = row[..n].to(ScalarType.Float64).cpu().data<double>().ToArray();
-        var text = string.Join(", ", values.Select(v => t.dtype is ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Int8 or ScalarType.Byte or ScalarType.Bool ? ((long)v).ToString() : v.ToString("0.####")));
+        var text = string.Join(", ", values.Select(v => t.dtype is ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Int8 or ScalarType.Byte or ScalarType.Bool ? ((long)v).ToString() : v.ToString("G5", System.Globalization.CultureInfo.InvariantCulture)));
         Log.WriteLine($"    first row: [{text}{(row.shape[0] > n ? ", ..." : "")}]");
     }
 
