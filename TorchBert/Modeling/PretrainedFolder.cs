@@ -15,6 +15,7 @@ public static partial class Pretrained
     public static T Load<T>(string path, PretrainedOptions? options, Func<BertConfig, bool, T> create) where T : BertPreTrainedModel
     {
         options ??= new PretrainedOptions();
+        NativeRuntime.EnsureLoaded();
         using var source = ModelSource.Open(path, options.NumAttentionHeads);
         var config = source.Config;
         if (options.AttnImplementation is { } attn) config.AttnImplementation = attn;

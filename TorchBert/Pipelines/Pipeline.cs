@@ -37,6 +37,7 @@ public sealed class ModelInputs(IReadOnlyList<string> texts, BatchEncoding encod
 /// (tensors → model outputs) → <see cref="Postprocess"/> (outputs → results). Override any step in a subclass.
 /// Each <see cref="Run(IReadOnlyList{string})"/> runs under inference mode in its own dispose scope, so no native memory
 /// outlives the call; calls from several threads are serialised (one forward at a time per pipeline).
+/// The pipeline owns its model: disposing the pipeline disposes the model.
 /// </summary>
 public abstract class Pipeline<TModel, TOutput, TResult> : IDisposable where TModel : BertPreTrainedModel
 {
