@@ -16,6 +16,7 @@ public sealed class ConverterTests : IDisposable
     [InlineData("tiny-bert-mlm")]
     [InlineData("tiny-bert-legacy")]
     [InlineData("tiny-bert-relative-key")]
+    [InlineData("tiny-bert-gelu-new")]
     public void Hf_folder_round_trips_to_bit_identical_fp32_weights(string fixture)
     {
         var dst = Path.Combine(temp, fixture);
@@ -35,6 +36,32 @@ public sealed class ConverterTests : IDisposable
             value.allclose(a[key], 0, 0).Should().BeTrue($"{key} is bit-identical");
         using (var reader = SafeTensorsReader.Open(Path.Combine(dst, "model.safetensors")))
             reader.Tensors.Select(t => t.Name).Should().NotContain("cls.predictions.decoder.weight", "tied aliases are omitted as HF's safe serialization does");
+    }
+
+    [Fact]
+    public void Sharded_safetensors_folder_converts_and_loads_like_the_single_file()
+    {
+        var src = Directory.CreateDirectory(Path.Combine(temp, "sharded")).FullName;
+        File.Copy(Path.Combine(Fixtures.Dir("tiny-bert-mlm"), "config.json"), Path.Combine(src, "config.json"));
+        File.Copy(Path.Combine(Fixtures.Dir("tiny-bert-mlm"), "vocab.txt"), Path.Combine(src, "vocab.txt"));
+        var weights = ReferenceSafeTensors.Read(Path.Combine(Fixtures.Dir("tiny-bert-mlm"), "model.safetensors"));
+        var first = weights.Where(kv => kv.Key.StartsWith("bert.embeddings")).ToList();
+        var rest = weights.Except(first).ToList();
+        SafeTensorsWriter.Write(Path.Combine(src, "model-00001-of-00002.safetensors"), first);
+        SafeTensorsWriter.Write(Path.Combine(src, "model-00002-of-00002.safetensors"), rest);
+        var map = first.Select(kv => $"\"{kv.Key}\": \"model-00001-of-00002.safetensors\"")
+            .Concat(rest.Select(kv => $"\"{kv.Key}\": \"model-00002-of-00002.safetensors\""));
+        File.WriteAllText(Path.Combine(src, "model.safetensors.index.json"), $"{{\"metadata\": {{}}, \"weight_map\": {{{string.Join(", ", map)}}}}}");
+
+        var dst = Path.Combine(temp, "sharded-out");
+        var report = ModelConverter.Convert(src, dst, new ConvertOptions { Verify = true });
+        report.SourceFormat.Should().StartWith("sharded");
+        report.VerifyMaxAbsDiff.Should().Be(0);
+        using var model = BertForMaskedLM.FromPretrained(dst, new PretrainedOptions { Device = CPU });
+        var e = Fixtures.Expected("tiny-bert-mlm");
+        using var mode = inference_mode();
+        using var o = model.forward(e["input_ids"], e["attention_mask"], e["token_type_ids"]);
+        TensorAssert.Close(o.Logits, e["logits"], 1e-4, "logits after sharded → converted");
     }
 
     [Theory]
