@@ -71,7 +71,13 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, MaskedLMOutput, IReadO
         var inputs = base.Preprocess(texts);
         for (int i = 0; i < texts.Count; i++)
             if (!inputs.Encoding.InputIds[i].Contains(Tokenizer.MaskTokenId))
+            {
+                // with truncation on, the mask may have been there and cut off: say so rather than "has no [MASK]"
+                if (Options.Truncation && Tokenizer.Encode(texts[i]).InputIds.Contains(Tokenizer.MaskTokenId))
+                    throw new ArgumentException(
+                        $"input {i}: its {Tokenizer.MaskToken} token is beyond the first {MaxLength} tokens and was cut off by truncation: \"{Shorten(texts[i])}\"");
                 throw new ArgumentException($"input {i} has no {Tokenizer.MaskToken} token: \"{Shorten(texts[i])}\"");
+            }
         return inputs;
     }
 
