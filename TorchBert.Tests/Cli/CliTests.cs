@@ -208,7 +208,7 @@ public sealed class CliTests(CliFixture f) : IClassFixture<CliFixture>
             for (int j = 0; j < 3; j++)
             {
                 s[i][j].Should().Be(s[j][i], "symmetric");
-                s[i][j].Should().BeApproximately(Pipelines.Similarity.Cosine(vectors[i], vectors[j]), 1e-6, "embed and similarity agree");
+                s[i][j].Should().BeApproximately(TorchBert.Pipelines.Similarity.Cosine(vectors[i], vectors[j]), 1e-6, "embed and similarity agree");
             }
         }
         s[0][1].Should().BeApproximately(0.7553, 0.001, "sentence-transformers' all-MiniLM-L6-v2 value");
