@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+using Microsoft.ML.OnnxRuntime;
+
+namespace TorchBert.Bench;
+
+/// <summary>What the numbers were measured on.</summary>
+public static class Machine
+{
+    private static readonly string[] FlagsOfInterest = ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "avx512fp16"];
+
+    public static string CpuModel() => CpuInfo("model name") ?? RuntimeInformation.ProcessArchitecture.ToString();
+
+    public static HashSet<string> CpuFlags() => (CpuInfo("flags") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+
+    /// <summary>Native bf16 matmul support (AVX512_BF16 or AMX); without it libtorch emulates bf16 in fp32.</summary>
+    public static bool NativeBf16 => CpuFlags() is var f && (f.Contains("avx512_bf16") || f.Contains("amx_bf16"));
+
+    /// <summary>Native fp16 arithmetic (AVX512-FP16).</summary>
+    public static bool NativeFp16 => CpuFlags().Contains("avx512fp16");
+
+    public static IEnumerable<string> Describe(int threads)
+    {
+        var flags = CpuFlags();
+        yield return $"cpu: {CpuModel()}, {Environment.ProcessorCount} logical cores; flags: " +
+                     string.Join(" ", FlagsOfInterest.Select(f => flags.Contains(f) ? f : "-" + f));
+        yield return $"os: {RuntimeInformation.OSDescription}; .NET {Environment.Version}";
+        yield return $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}; threads {threads} (both engines)";
+    }
+
+    private static string? CpuInfo(string key)
+    {
+        if (!File.Exists("/proc/cpuinfo")) return null;
+        return File.ReadLines("/proc/cpuinfo")
+            .Where(l => l.StartsWith(key, StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf(':') + 1)..].Trim())
+            .FirstOrDefault();
+    }
+
+    /// <summary>Returns memory that glibc's allocator holds but no longer uses to the OS (Linux only).</summary>
+    public static void TrimNativeHeap()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        try { malloc_trim(0); }
+        catch (DllNotFoundException) { }
+        catch (EntryPointNotFoundException) { }
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int malloc_trim(nuint pad);
+
+    /// <summary>A line of /proc/self/status in bytes (VmRSS, VmHWM); 0 where there is none.</summary>
+    public static long ProcStatus(string key)
+    {
+        if (!File.Exists("/proc/self/status")) return 0;
+        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(key + ":", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line[(key.Length + 1)..].Trim().Split(' ')[0]) * 1024;
+    }
+}

@@ -1,0 +1,31 @@
+using System.Diagnostics;
+
+namespace TorchBert.Bench;
+
+/// <summary>Warm-up, then the engines take turns (A, B, A, B, …) so drift and noise hit both alike.</summary>
+public static class Timer
+{
+    public static Timing[] Alternate(IReadOnlyList<IEngine> engines, Batch batch, int warmUp, int repeats)
+    {
+        foreach (var e in engines)
+            for (var i = 0; i < warmUp; i++) e.Run(batch);
+        var ms = engines.Select(_ => new List<double>()).ToArray();
+        for (var r = 0; r < repeats; r++)
+        {
+            // Rotate who goes first each round.
+            for (var k = 0; k < engines.Count; k++)
+            {
+                var j = (r + k) % engines.Count;
+                ms[j].Add(Time(() => engines[j].Run(batch)));
+            }
+        }
+        return engines.Select((e, i) => new Timing(e.Name, ms[i])).ToArray();
+    }
+
+    public static double Time(Action action)
+    {
+        var sw = Stopwatch.StartNew();
+        action();
+        return sw.Elapsed.TotalMilliseconds;
+    }
+}
