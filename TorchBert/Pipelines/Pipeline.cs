@@ -16,6 +16,11 @@ public sealed record PipelineOptions
     public TextWriter? Log { get; init; }
     /// <summary>Inputs per forward pass; longer lists are split.</summary>
     public int BatchSize { get; init; } = 32;
+    /// <summary>
+    /// When a list needs several batches, group inputs of similar length (longest first, as sentence-transformers'
+    /// <c>encode</c> does) so less padding is computed; results still come back in input order.
+    /// </summary>
+    public bool SortByLength { get; init; } = true;
     /// <summary>Truncate inputs longer than the model accepts instead of failing.</summary>
     public bool Truncation { get; init; }
     /// <summary>Longest tokenized input; null = the smaller of the tokenizer's and the model's limits.</summary>
@@ -72,13 +77,27 @@ public abstract class Pipeline<TModel, TOutput, TResult> : IDisposable where TMo
         ArgumentNullException.ThrowIfNull(inputs);
         for (int i = 0; i < inputs.Count; i++)
             if (inputs[i] is null) throw new ArgumentException($"input {i} is null");
-        var results = new List<TResult>(inputs.Count);
+        var order = BatchOrder(inputs);
+        var results = new TResult[inputs.Count];
         lock (gate)
         {
-            for (int start = 0; start < inputs.Count; start += Options.BatchSize)
-                results.AddRange(RunBatch(inputs.Skip(start).Take(Options.BatchSize).ToList()));
+            for (int start = 0; start < order.Length; start += Options.BatchSize)
+            {
+                var indices = order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start)).ToArray();
+                var batch = RunBatch(indices.Select(i => inputs[i]).ToList());
+                for (int k = 0; k < indices.Length; k++) results[indices[k]] = batch[k];
+            }
         }
         return results;
+    }
+
+    /// <summary>Input order, or longest-first by character length when <see cref="PipelineOptions.SortByLength"/> and several batches.</summary>
+    private int[] BatchOrder(IReadOnlyList<string> inputs)
+    {
+        var order = Enumerable.Range(0, inputs.Count);
+        return Options.SortByLength && inputs.Count > Options.BatchSize
+            ? order.OrderByDescending(i => inputs[i].Length).ToArray()
+            : order.ToArray();
     }
 
     private IReadOnlyList<TResult> RunBatch(IReadOnlyList<string> batch)

@@ -6,7 +6,8 @@ namespace TorchBert.Bench;
 
 /// <summary>
 /// The padding-aware batching lever: 256 sentences of mixed lengths in batches of 32, each padded to its longest row,
-/// in input order vs sorted by length (what <c>SentenceEmbeddingPipeline</c> could do before batching).
+/// in input order vs sorted by length (what every pipeline now does for lists longer than a batch:
+/// <c>PipelineOptions.SortByLength</c>, on by default).
 /// </summary>
 public sealed class BatchingBench(BenchOptions options, Report report, string modelDir, BertTokenizer tokenizer)
 {
