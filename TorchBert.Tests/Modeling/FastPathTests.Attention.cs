@@ -1,6 +1,7 @@
 using TorchBert.Configuration;
 using TorchBert.Modeling;
 using TorchBert.Tests.Support;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TorchBert.Tests.Modeling;
@@ -59,5 +60,23 @@ public sealed partial class FastPathTests
         oneZero[1, 4] = tensor(0L);
         AttentionMasks.AttendsEverywhere(oneZero).Should().BeFalse();
         AttentionMasks.AttendsEverywhere(full(2, 5, 2L)).Should().BeFalse("only 1 means attend");
+    }
+
+    [Fact]
+    public void Input_checks_and_the_mask_check_leave_no_tensor_behind()
+    {
+        var config = Fixtures.Config("tiny-bert-mlm");
+        using var ids = tensor(new long[] { 101, 2023, 102 }).unsqueeze(0);
+        using var bad = tensor(new long[] { 101, 99999, 102 }).unsqueeze(0);
+        using var mask = ones_like(ids);
+        using var types = zeros_like(ids);
+        var stats = DisposeScopeManager.Statistics;
+        var before = stats.ThreadTotalLiveCount;
+
+        InputValidation.Check(config, ids, mask, types, null);
+        AttentionMasks.AttendsEverywhere(mask).Should().BeTrue();
+        ((Action)(() => InputValidation.Check(config, bad, mask, types, null))).Should().Throw<ArgumentException>().WithMessage("*99999*(0, 1)*");
+
+        stats.ThreadTotalLiveCount.Should().Be(before, "min/max and the error path's temporaries are freed");
     }
 }
