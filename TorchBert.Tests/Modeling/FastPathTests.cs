@@ -120,6 +120,18 @@ public sealed partial class FastPathTests : IDisposable
         model.forward(ids).Logits.dtype.Should().Be(ScalarType.Float64);
     }
 
+    [Fact]
+    public void Loading_or_building_then_disposing_leaves_no_tensor_behind()
+    {
+        var dir = Fixtures.Dir("tiny-bert-mlm");
+        var stats = DisposeScopeManager.Statistics;
+        var before = stats.ThreadTotalLiveCount;
+        using (var loaded = BertForMaskedLM.FromPretrained(dir, new PretrainedOptions { Device = CPU })) loaded.ParameterCount().Should().BeGreaterThan(0);
+        stats.ThreadTotalLiveCount.Should().Be(before, "a loaded model frees every tensor handle it made (a stray one keeps its storage alive until GC)");
+        using (var fresh = new BertForMaskedLM(Fixtures.Config("tiny-bert-mlm"))) fresh.ParameterCount().Should().BeGreaterThan(0);
+        stats.ThreadTotalLiveCount.Should().Be(before, "HF init leaves no wrapper behind");
+    }
+
     /// <summary>The MLM fixture in <paramref name="format"/>, in a folder of its own.</summary>
     private string FolderIn(string format) => format switch
     {

@@ -32,7 +32,8 @@ public sealed class BertEmbeddings : nn.Module
     }
 
     /// <summary>The word embedding matrix (vocab, hidden); the MLM decoder is tied to it.</summary>
-    public Parameter WordEmbeddingWeight => word_embeddings.weight!;
+    /// <remarks>The module's registered parameter, not <c>word_embeddings.weight</c>: that getter wraps the native tensor anew on each call.</remarks>
+    public Parameter WordEmbeddingWeight => word_embeddings.get_parameter("weight")!;
 
     /// <param name="inputIds">(B, T) int64.</param>
     /// <param name="tokenTypeIds">(B, T) int64; zeros when null.</param>

@@ -35,6 +35,7 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
     public void InitWeights()
     {
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope(); // frees the wrappers TorchSharp's Embedding.weight creates on each call
         var std = Config.InitializerRange;
         foreach (var (_, m) in named_modules())
         {

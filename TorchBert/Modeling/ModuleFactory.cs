@@ -40,6 +40,7 @@ internal static class ModuleFactory
         // TorchSharp's Embedding constructors (from_pretrained too) fill a full-size table at random: build one just wide
         // enough for the padding index, then swap in the uninitialised table (forward reads only the weight).
         var e = nn.Embedding((paddingIdx ?? 0) + 1, 1, padding_idx: paddingIdx);
+        using var initial = e.named_parameters().Single().parameter; // the registered handle, freed once replaced
         e.weight = Empty(t, num, dim);
         return e;
     }
