@@ -60,6 +60,13 @@ public sealed partial class FastPathTests : IDisposable
     }
 
     [Fact]
+    public void An_integer_dtype_is_refused_before_anything_is_built()
+    {
+        var act = () => BertModel.FromPretrained(Fixtures.Dir("tiny-bert-mlm"), new PretrainedOptions { Device = CPU, DType = ScalarType.Int64 });
+        act.Should().Throw<ArgumentException>().WithMessage("*Int64*floating-point*");
+    }
+
+    [Fact]
     public void Head_keys_a_base_checkpoint_lacks_get_hfs_init_not_leftover_memory()
     {
         var dir = WriteBaseCheckpoint();

@@ -16,13 +16,15 @@ public static partial class Pretrained
     public static T Load<T>(string path, PretrainedOptions? options, Func<BertConfig, bool, T> create) where T : BertPreTrainedModel
     {
         options ??= new PretrainedOptions();
+        var dtype = options.DType ?? ScalarType.Float32;
+        if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
+            throw new ArgumentException($"dtype {dtype} is not a floating-point parameter type (float32, float16, bfloat16, float64)", nameof(options));
         NativeRuntime.EnsureLoaded();
         using var source = ModelSource.Open(path, options.NumAttentionHeads);
         var config = source.Config;
         if (options.AttnImplementation is { } attn) config.AttnImplementation = attn;
 
         var device = options.Device ?? DefaultDevice();
-        var dtype = options.DType ?? ScalarType.Float32;
         T model;
         using (ModuleFactory.Uninitialized(device, dtype))
             model = create(config, HasPooler(source.Weights));
