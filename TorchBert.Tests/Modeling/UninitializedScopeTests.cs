@@ -60,7 +60,9 @@ public sealed class UninitializedScopeTests
             {
                 if (name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)) p.eq(1).all().item<bool>().Should().BeTrue(name);
                 else if (name.EndsWith("bias", StringComparison.Ordinal)) p.eq(0).all().item<bool>().Should().BeTrue(name);
-                else p.std().item<float>().Should().BeApproximately(0.02f, 0.002f, $"{name} ~ N(0, initializer_range)");
+                else if (p.numel() >= 1000) p.std().item<float>().Should().BeApproximately(0.02f, 0.002f, $"{name} ~ N(0, initializer_range)");
+                else // too few values for a tight std (128 values: ±6 % sampling error); still real, non-zero draws
+                    (p.isfinite().all().item<bool>() && p.ne(0).any().item<bool>() && p.abs().max().item<float>() < 0.2f).Should().BeTrue(name);
             }
         }
     }
