@@ -18,6 +18,27 @@ public abstract class CheckpointTensor(string name, ScalarType dtype, long[] sha
     /// <summary>Reads the data into a new, owned CPU tensor of <see cref="DType"/> and <see cref="Shape"/>.</summary>
     public abstract Tensor Load();
 
+    /// <summary>
+    /// Fills <paramref name="target"/> (same shape, any dtype and device) with the data. A contiguous CPU target of
+    /// <see cref="DType"/> gets the file bytes read straight into its memory where the format allows (no temporary);
+    /// otherwise the data is loaded and copied in, which also converts the dtype and moves it to the target's device.
+    /// </summary>
+    public void LoadInto(Tensor target)
+    {
+        if (!target.shape.SequenceEqual(Shape))
+            throw new ArgumentException($"{Name}: target shape [{string.Join(", ", target.shape)}] is not [{string.Join(", ", Shape)}]", nameof(target));
+        if (target.device_type == DeviceType.CPU && target.dtype == DType && target.is_contiguous() && TryReadInto(target)) return;
+        using var data = Load();
+        using var noGrad = no_grad();
+        target.copy_(data);
+    }
+
+    /// <summary>
+    /// Reads the data straight into <paramref name="target"/> (contiguous CPU, <see cref="DType"/>, <see cref="Shape"/>);
+    /// false when this tensor can't be read that way (then <see cref="LoadInto"/> loads and copies).
+    /// </summary>
+    private protected virtual bool TryReadInto(Tensor target) => false;
+
     public override string ToString() => $"{Name} {DType} [{string.Join(", ", Shape)}]";
 }
 

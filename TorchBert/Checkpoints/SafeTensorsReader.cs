@@ -6,7 +6,8 @@ namespace TorchBert.Checkpoints;
 
 /// <summary>
 /// Reads a <c>.safetensors</c> file: <c>[u64 LE N][N bytes JSON header][data]</c>. The header is validated in full on
-/// <see cref="Open"/>; each <see cref="CheckpointTensor.Load"/> reads its bytes once, straight into the new tensor.
+/// <see cref="Open"/>; each <see cref="CheckpointTensor.Load"/> reads its bytes once, straight into the new tensor
+/// (<see cref="CheckpointTensor.LoadInto"/>: straight into the given one).
 /// The file stays open (shared read) until the reader is disposed; tensors may be loaded in any order.
 /// </summary>
 public sealed class SafeTensorsReader : ICheckpointReader
@@ -71,11 +72,10 @@ public sealed class SafeTensorsReader : ICheckpointReader
     {
         public override Tensor Load()
         {
-            ObjectDisposedException.ThrowIf(handle.IsClosed, handle);
             var t = empty(Shape, DType);
             try
             {
-                FileRange.ReadInto(handle, t, dataStart + e.Begin, $"{path}: tensor '{Name}'");
+                ReadInto(t);
                 return t;
             }
             catch
@@ -83,6 +83,18 @@ public sealed class SafeTensorsReader : ICheckpointReader
                 t.Dispose();
                 throw;
             }
+        }
+
+        private protected override bool TryReadInto(Tensor target)
+        {
+            ReadInto(target);
+            return true;
+        }
+
+        private void ReadInto(Tensor t)
+        {
+            ObjectDisposedException.ThrowIf(handle.IsClosed, handle);
+            FileRange.ReadInto(handle, t, dataStart + e.Begin, $"{path}: tensor '{Name}'");
         }
     }
 }

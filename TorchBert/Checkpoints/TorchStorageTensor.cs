@@ -4,8 +4,8 @@ namespace TorchBert.Checkpoints;
 
 /// <summary>
 /// A tensor of a torch checkpoint (zip or legacy): a (storage, storage_offset, size, stride) view of a storage's bytes.
-/// Contiguous views are read straight into the result; others read the spanned storage elements and copy through
-/// <c>as_strided(...).contiguous()</c>.
+/// Contiguous views are read straight into the result (or the <see cref="CheckpointTensor.LoadInto"/> target); others
+/// read the spanned storage elements and copy through <c>as_strided(...).contiguous()</c>.
 /// </summary>
 internal sealed class TorchStorageTensor : CheckpointTensor
 {
@@ -51,19 +51,28 @@ internal sealed class TorchStorageTensor : CheckpointTensor
         return new TorchStorageTensor(name, r, source);
     }
 
+    /// <summary>Byte offset of the view's first element in its storage.</summary>
+    private long FirstByte => (_record.Storage.ElementOffset + _record.StorageOffset) * CheckpointDTypes.ElementSize(DType);
+
     public override Tensor Load()
     {
-        long esize = CheckpointDTypes.ElementSize(DType);
-        long first = _record.Storage.ElementOffset + _record.StorageOffset;
         if (NumElements == 0) return empty(Shape, DType);
         if (IsContiguous())
-            return Read(Shape, first * esize);
+            return Read(Shape, FirstByte);
         long extent = 1;
         for (int i = 0; i < Shape.Length; i++)
             if (Shape[i] > 0) extent += (Shape[i] - 1) * _record.Stride[i];
-        using var span = Read([extent], first * esize);
+        using var span = Read([extent], FirstByte);
         using var view = span.as_strided(Shape, _record.Stride);
         return view.contiguous();
+    }
+
+    /// <summary>Contiguous views are read straight into the target; strided ones go through <see cref="Load"/>.</summary>
+    private protected override bool TryReadInto(Tensor target)
+    {
+        if (!IsContiguous()) return false;
+        if (NumElements > 0) _source.ReadInto(target, FirstByte);
+        return true;
     }
 
     private Tensor Read(long[] shape, long byteOffset)

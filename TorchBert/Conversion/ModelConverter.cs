@@ -125,6 +125,7 @@ public static class ModelConverter
         var hasPooler = src.Weights.Tensors.Any(t => t.Name.EndsWith("pooler.dense.weight", StringComparison.Ordinal));
         var config = src.Config.Clone();
         config.AttnImplementation = AttentionImplementation.Sdpa;
+        using var loading = ModuleFactory.Uninitialized(CPU, ScalarType.Float32); // LoadWeights fills every parameter
         return hasHead ? new BertForMaskedLM(config) : new BertModel(config, hasPooler);
     }
 

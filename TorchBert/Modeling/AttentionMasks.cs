@@ -16,4 +16,17 @@ public static class AttentionMasks
         var m = mask.unsqueeze(1).unsqueeze(2).to(dtype);              // (B, 1, 1, T)
         return ((1.0 - m) * finfo(dtype).min).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// Whether a (B, T) mask keeps every position, so no mask need be passed at all (HF's
+    /// <c>_prepare_4d_attention_mask_for_sdpa</c> returns None then, letting SDPA pick its fused kernel; for eager the
+    /// extended mask would be all zeros). Checked only on CPU: reading a CUDA tensor's values would sync the device.
+    /// </summary>
+    public static bool AttendsEverywhere(Tensor mask)
+    {
+        if (mask.device_type != TorchSharp.DeviceType.CPU) return false;
+        using var keep = mask.eq(1);
+        using var all = keep.all();
+        return all.item<bool>();
+    }
 }

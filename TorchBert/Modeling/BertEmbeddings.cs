@@ -21,10 +21,10 @@ public sealed class BertEmbeddings : nn.Module
 
     public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
     {
-        word_embeddings = nn.Embedding(config.VocabSize, config.HiddenSize, padding_idx: config.PadTokenId);
-        position_embeddings = nn.Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
-        token_type_embeddings = nn.Embedding(config.TypeVocabSize, config.HiddenSize);
-        LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        word_embeddings = ModuleFactory.Embedding(config.VocabSize, config.HiddenSize, config.PadTokenId);
+        position_embeddings = ModuleFactory.Embedding(config.MaxPositionEmbeddings, config.HiddenSize);
+        token_type_embeddings = ModuleFactory.Embedding(config.TypeVocabSize, config.HiddenSize);
+        LayerNorm = ModuleFactory.LayerNorm(config.HiddenSize, config.LayerNormEps);
         dropout = nn.Dropout(config.HiddenDropoutProb);
         positionEmbeddingType = config.PositionEmbeddingType;
         ModuleRepr.Annotate(word_embeddings, $"padding_idx={config.PadTokenId}");
@@ -32,7 +32,8 @@ public sealed class BertEmbeddings : nn.Module
     }
 
     /// <summary>The word embedding matrix (vocab, hidden); the MLM decoder is tied to it.</summary>
-    public Parameter WordEmbeddingWeight => word_embeddings.weight!;
+    /// <remarks>The module's registered parameter, not <c>word_embeddings.weight</c>: that getter wraps the native tensor anew on each call.</remarks>
+    public Parameter WordEmbeddingWeight => word_embeddings.get_parameter("weight")!;
 
     /// <param name="inputIds">(B, T) int64.</param>
     /// <param name="tokenTypeIds">(B, T) int64; zeros when null.</param>

@@ -15,7 +15,7 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
 
     public BertIntermediate(BertConfig config) : base(nameof(BertIntermediate))
     {
-        dense = nn.Linear(config.HiddenSize, config.IntermediateSize);
+        dense = ModuleFactory.Linear(config.HiddenSize, config.IntermediateSize);
         intermediate_act_fn = Activations.Create(config.HiddenAct);
         RegisterComponents();
     }

@@ -21,7 +21,7 @@ public sealed class BertLMPredictionHead : nn.Module<Tensor, Tensor>
     public BertLMPredictionHead(BertConfig config, Func<Parameter> wordEmbeddings) : base(nameof(BertLMPredictionHead))
     {
         transform = new BertPredictionHeadTransform(config);
-        bias = new Parameter(zeros(config.VocabSize));
+        bias = ModuleFactory.Zeros(config.VocabSize);
         decoder = new TiedLinear(config.HiddenSize, config.VocabSize, wordEmbeddings, () => bias);
         RegisterComponents();
     }

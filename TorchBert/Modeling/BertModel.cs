@@ -44,7 +44,9 @@ public sealed class BertModel : BertPreTrainedModel
         InputValidation.Check(Config, inputIds, attentionMask, tokenTypeIds, positionIds);
         using var scope = NewDisposeScope();
         var embeddingOutput = embeddings.forward(inputIds, tokenTypeIds, positionIds);          // (B, T, H)
-        var extendedMask = attentionMask is null ? null : AttentionMasks.Extended(attentionMask, embeddingOutput.dtype);
+        var extendedMask = attentionMask is null || AttentionMasks.AttendsEverywhere(attentionMask)
+            ? null
+            : AttentionMasks.Extended(attentionMask, embeddingOutput.dtype);                    // (B, 1, 1, T)
         var (last, hidden, attentions) = encoder.forward(embeddingOutput, extendedMask, outputHiddenStates, outputAttentions);
         var pooled = pooler?.forward(last);                                                     // (B, H)
 

@@ -16,8 +16,8 @@ public sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>
 
     public BertOutput(BertConfig config) : base(nameof(BertOutput))
     {
-        dense = nn.Linear(config.IntermediateSize, config.HiddenSize);
-        LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        dense = ModuleFactory.Linear(config.IntermediateSize, config.HiddenSize);
+        LayerNorm = ModuleFactory.LayerNorm(config.HiddenSize, config.LayerNormEps);
         dropout = nn.Dropout(config.HiddenDropoutProb);
         RegisterComponents();
     }

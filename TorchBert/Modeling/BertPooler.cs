@@ -15,7 +15,7 @@ public sealed class BertPooler : nn.Module<Tensor, Tensor>
 
     public BertPooler(BertConfig config) : base(nameof(BertPooler))
     {
-        dense = nn.Linear(config.HiddenSize, config.HiddenSize);
+        dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
         activation = new Tanh();
         RegisterComponents();
     }

@@ -19,8 +19,8 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
     /// <summary>What the last <see cref="Pretrained"/> load did (renamed, ignored, tied, newly initialised keys).</summary>
     public LoadReport? LoadReport { get; internal set; }
 
-    /// <summary>Set while a checkpoint is about to overwrite every weight: skips the random initialisation (HF's no_init_weights).</summary>
-    [ThreadStatic] internal static bool SkipInit;
+    /// <summary>True while a checkpoint is about to overwrite every weight (see <see cref="ModuleFactory.Uninitialized"/>): HF's no_init_weights.</summary>
+    internal static bool SkipInit => ModuleFactory.SkipsInit;
 
     /// <summary>Device of the parameters.</summary>
     public Device Device => parameters().First().device;
@@ -35,6 +35,7 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
     public void InitWeights()
     {
         using var noGrad = no_grad();
+        using var scope = NewDisposeScope(); // frees the wrappers TorchSharp's Embedding.weight creates on each call
         var std = Config.InitializerRange;
         foreach (var (_, m) in named_modules())
         {

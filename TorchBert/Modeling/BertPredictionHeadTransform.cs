@@ -16,9 +16,9 @@ public sealed class BertPredictionHeadTransform : nn.Module<Tensor, Tensor>
 
     public BertPredictionHeadTransform(BertConfig config) : base(nameof(BertPredictionHeadTransform))
     {
-        dense = nn.Linear(config.HiddenSize, config.HiddenSize);
+        dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
         transform_act_fn = Activations.Create(config.HiddenAct);
-        LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        LayerNorm = ModuleFactory.LayerNorm(config.HiddenSize, config.LayerNormEps);
         RegisterComponents();
     }
 

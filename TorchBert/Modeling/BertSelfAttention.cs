@@ -29,14 +29,14 @@ public class BertSelfAttention : nn.Module
     {
         numHeads = config.NumAttentionHeads;
         headSize = config.HeadSize;
-        query = nn.Linear(config.HiddenSize, config.HiddenSize);
-        key = nn.Linear(config.HiddenSize, config.HiddenSize);
-        value = nn.Linear(config.HiddenSize, config.HiddenSize);
+        query = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
+        key = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
+        value = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
         dropout = nn.Dropout(config.AttentionProbsDropoutProb);
         positionEmbeddingType = config.PositionEmbeddingType;
         maxPositionEmbeddings = config.MaxPositionEmbeddings;
         if (positionEmbeddingType != PositionEmbeddingType.Absolute)
-            distance_embedding = nn.Embedding(2 * config.MaxPositionEmbeddings - 1, headSize);
+            distance_embedding = ModuleFactory.Embedding(2 * config.MaxPositionEmbeddings - 1, headSize);
         RegisterComponents();
     }
 

@@ -16,8 +16,8 @@ public sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
 
     public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
     {
-        dense = nn.Linear(config.HiddenSize, config.HiddenSize);
-        LayerNorm = nn.LayerNorm(config.HiddenSize, eps: config.LayerNormEps);
+        dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
+        LayerNorm = ModuleFactory.LayerNorm(config.HiddenSize, config.LayerNormEps);
         dropout = nn.Dropout(config.HiddenDropoutProb);
         RegisterComponents();
     }

@@ -45,6 +45,7 @@ public static class InputValidation
     private static void InRange(Tensor? t, string name, long limit, string limitName)
     {
         if (t is null || t.device_type != TorchSharp.DeviceType.CPU || t.numel() == 0) return;
+        using var scope = NewDisposeScope(); // frees min/max and the error path's temporaries
         var min = t.min().item<long>();
         var max = t.max().item<long>();
         if (min < 0 || max >= limit)

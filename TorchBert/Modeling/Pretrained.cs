@@ -21,7 +21,8 @@ public sealed record PretrainedOptions
 
 /// <summary>
 /// HF <c>from_pretrained</c>'s weight loading: key mapping (legacy gamma/beta, <c>bert.</c> prefix either way, tied decoder),
-/// a strict check that lists every missing and mis-shaped key before anything is copied, then a copy one tensor at a time.
+/// a strict check that lists every missing and mis-shaped key before anything is copied, then a copy one tensor at a time
+/// (straight from the file into the parameter where it can), and HF's initialisation for head keys the checkpoint lacks.
 /// </summary>
 public static partial class Pretrained
 {
@@ -67,12 +68,9 @@ public static partial class Pretrained
 
         using (no_grad())
         {
-            foreach (var (_, param, src) in targets)
-            {
-                using var t = src.Load();
-                param.copy_(t);
-            }
+            foreach (var (_, param, src) in targets) src.LoadInto(param);
         }
+        if (report.NewlyInitialized.Count > 0) model.InitNewlyInitialized(report.NewlyInitialized);
         report.Loaded = targets.Count;
         model.LoadReport = report;
         return report;

@@ -9,29 +9,31 @@ public static partial class Pretrained
 {
     /// <summary>
     /// HF <c>from_pretrained</c> for a local folder (HF layout or a TorchBert-converted one):
-    /// reads config.json, opens the weights, builds the model through <paramref name="create"/> (config, has pooler)
-    /// without random initialisation, loads every tensor, moves it to the device and dtype, and returns it in eval mode.
+    /// reads config.json, opens the weights, builds the model through <paramref name="create"/> (config, has pooler) with
+    /// uninitialised parameters already on the device and dtype, reads every tensor straight into its parameter, and returns
+    /// the model in eval mode. Each weight is allocated once; nothing is initialised twice.
     /// </summary>
     public static T Load<T>(string path, PretrainedOptions? options, Func<BertConfig, bool, T> create) where T : BertPreTrainedModel
     {
         options ??= new PretrainedOptions();
+        var dtype = options.DType ?? ScalarType.Float32;
+        if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
+            throw new ArgumentException($"dtype {dtype} is not a floating-point parameter type (float32, float16, bfloat16, float64)", nameof(options));
         NativeRuntime.EnsureLoaded();
         using var source = ModelSource.Open(path, options.NumAttentionHeads);
         var config = source.Config;
         if (options.AttnImplementation is { } attn) config.AttnImplementation = attn;
 
+        var device = options.Device ?? DefaultDevice();
         T model;
-        BertPreTrainedModel.SkipInit = true;
-        try { model = create(config, HasPooler(source.Weights)); }
-        finally { BertPreTrainedModel.SkipInit = false; }
+        using (ModuleFactory.Uninitialized(device, dtype))
+            model = create(config, HasPooler(source.Weights));
 
         try
         {
-            var report = LoadWeights(model, source.Weights);
-            if (report.NewlyInitialized.Count > 0) model.InitNewlyInitialized(report.NewlyInitialized);
-            var device = options.Device ?? DefaultDevice();
-            var dtype = options.DType ?? ScalarType.Float32;
-            if (device.type != TorchSharp.DeviceType.CPU || dtype != ScalarType.Float32) model.to(device, dtype);
+            LoadWeights(model, source.Weights);
+            // The parameters are already there; this only records the device in TorchSharp's modules (their .to(device) checks it).
+            model.to(device, dtype);
             model.eval();
             return model;
         }
