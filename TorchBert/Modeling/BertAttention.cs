@@ -27,11 +27,12 @@ public sealed class BertAttention : nn.Module
     public BertSelfAttention Self => self;
     public BertSelfOutput Output => output;
 
-    /// <returns>attention output (B, T, H) and, when asked, probabilities (B, nh, T, T).</returns>
-    public (Tensor Output, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false)
+    /// <returns>attention output (B, T, H) — (N, H) when <paramref name="packed"/> — and, when asked, probabilities (B, nh, T, T).</returns>
+    public (Tensor Output, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false,
+        PackedTokens? packed = null)
     {
         using var scope = NewDisposeScope();
-        var (context, probs) = self.forward(hiddenStates, attentionMask, outputAttentions);
+        var (context, probs) = self.forward(hiddenStates, attentionMask, outputAttentions, packed);
         var result = output.forward(context, hiddenStates);
         return (result.MoveToOuterDisposeScope(), probs?.MoveToOuterDisposeScope());
     }

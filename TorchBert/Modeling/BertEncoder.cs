@@ -20,9 +20,11 @@ public sealed class BertEncoder : nn.Module
 
     public IList<BertLayer> Layers => layer;
 
-    /// <returns>the last hidden state; all hidden states (input first, as HF) and attentions when asked.</returns>
+    /// <returns>the last hidden state; all hidden states (input first, as HF) and attentions when asked. With
+    /// <paramref name="packed"/>, hidden states in and out are the packed (N, H) real tokens.</returns>
     public (Tensor LastHiddenState, List<Tensor>? HiddenStates, List<Tensor>? Attentions) forward(
-        Tensor hiddenStates, Tensor? attentionMask = null, bool outputHiddenStates = false, bool outputAttentions = false)
+        Tensor hiddenStates, Tensor? attentionMask = null, bool outputHiddenStates = false, bool outputAttentions = false,
+        PackedTokens? packed = null)
     {
         using var scope = NewDisposeScope();
         var input = hiddenStates; // caller-owned: never moved out of the caller's scope
@@ -30,7 +32,7 @@ public sealed class BertEncoder : nn.Module
         var allAttentions = outputAttentions ? new List<Tensor>() : null;
         foreach (var l in layer)
         {
-            var (next, probs) = l.forward(hiddenStates, attentionMask, outputAttentions);
+            var (next, probs) = l.forward(hiddenStates, attentionMask, outputAttentions, packed);
             hiddenStates = next;
             allHidden?.Add(hiddenStates);
             if (probs is not null) allAttentions!.Add(probs);

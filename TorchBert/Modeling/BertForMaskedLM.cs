@@ -51,10 +51,10 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; returns (B, T, vocab) logits.</summary>
     public MaskedLMOutput forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null,
-        Tensor? positionIds = null, bool outputHiddenStates = false, bool outputAttentions = false)
+        Tensor? positionIds = null, bool outputHiddenStates = false, bool outputAttentions = false, bool skipPadding = false)
     {
         using var scope = NewDisposeScope();
-        var o = bert.forward(inputIds, attentionMask, tokenTypeIds, positionIds, outputHiddenStates, outputAttentions);
+        var o = bert.forward(inputIds, attentionMask, tokenTypeIds, positionIds, outputHiddenStates, outputAttentions, skipPadding);
         var logits = cls.forward(o.LastHiddenState);
         var result = new MaskedLMOutput(logits, o.LastHiddenState, o.HiddenStates, o.Attentions);
         foreach (var t in new[] { logits, o.LastHiddenState }.Concat(o.HiddenStates ?? []).Concat(o.Attentions ?? []))

@@ -25,11 +25,12 @@ public sealed class BertLayer : nn.Module
     public BertIntermediate Intermediate => intermediate;
     public BertOutput Output => output;
 
-    /// <returns>layer output (B, T, H) and, when asked, attention probabilities (B, nh, T, T).</returns>
-    public (Tensor Output, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false)
+    /// <returns>layer output (B, T, H) — (N, H) when <paramref name="packed"/> — and, when asked, attention probabilities (B, nh, T, T).</returns>
+    public (Tensor Output, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false,
+        PackedTokens? packed = null)
     {
         using var scope = NewDisposeScope();
-        var (attentionOutput, probs) = attention.forward(hiddenStates, attentionMask, outputAttentions);
+        var (attentionOutput, probs) = attention.forward(hiddenStates, attentionMask, outputAttentions, packed);
         var layerOutput = output.forward(intermediate.forward(attentionOutput), attentionOutput); // HF's feed_forward_chunk
         return (layerOutput.MoveToOuterDisposeScope(), probs?.MoveToOuterDisposeScope());
     }

@@ -38,8 +38,13 @@ public sealed class BertModel : BertPreTrainedModel
     /// <param name="attentionMask">(B, T) 1 = attend, 0 = padding; all ones when null.</param>
     /// <param name="tokenTypeIds">(B, T) segment ids; zeros when null.</param>
     /// <param name="positionIds">(B, T) positions; 0..T-1 when null.</param>
+    /// <param name="skipPadding">
+    /// run the per-token work on the real tokens only (<see cref="PackedTokens"/>; CPU masks with padding): same values
+    /// on real tokens, zeros instead of HF's values at padded positions of the encoder's outputs, less work for
+    /// padded batches. Off by default so that every position matches HF.
+    /// </param>
     public BertModelOutput forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null,
-        Tensor? positionIds = null, bool outputHiddenStates = false, bool outputAttentions = false)
+        Tensor? positionIds = null, bool outputHiddenStates = false, bool outputAttentions = false, bool skipPadding = false)
     {
         InputValidation.Check(Config, inputIds, attentionMask, tokenTypeIds, positionIds);
         using var scope = NewDisposeScope();
@@ -47,7 +52,14 @@ public sealed class BertModel : BertPreTrainedModel
         var extendedMask = attentionMask is null || AttentionMasks.AttendsEverywhere(attentionMask)
             ? null
             : AttentionMasks.Extended(attentionMask, embeddingOutput.dtype);                    // (B, 1, 1, T)
-        var (last, hidden, attentions) = encoder.forward(embeddingOutput, extendedMask, outputHiddenStates, outputAttentions);
+        var packed = skipPadding && extendedMask is not null ? PackedTokens.FromMask(attentionMask) : null;
+        var (last, hidden, attentions) = encoder.forward(packed?.Pack(embeddingOutput) ?? embeddingOutput,
+            extendedMask, outputHiddenStates, outputAttentions, packed);                        // (B, T, H) or (N, H)
+        if (packed is not null)
+        {
+            last = packed.Unpack(last);                                                         // (B, T, H)
+            hidden = hidden?.Select((h, i) => i == 0 ? embeddingOutput : packed.Unpack(h)).ToList();
+        }
         var pooled = pooler?.forward(last);                                                     // (B, H)
 
         var result = new BertModelOutput(last, pooled, hidden, attentions);

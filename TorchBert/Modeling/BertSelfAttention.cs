@@ -49,12 +49,12 @@ public class BertSelfAttention : nn.Module
     /// <param name="hiddenStates">(B, T, H).</param>
     /// <param name="attentionMask">additive mask broadcastable to (B, nh, T, T), e.g. (B, 1, 1, T); null = attend everywhere.</param>
     /// <param name="outputAttentions">also return the probabilities (B, nh, T, T).</param>
-    public virtual (Tensor Context, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false)
+    /// <param name="packed">when set, hidden states and context are the packed (N, H) real tokens (see <see cref="PackedTokens"/>).</param>
+    public virtual (Tensor Context, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false,
+        PackedTokens? packed = null)
     {
         using var scope = NewDisposeScope();
-        var q = SplitHeads(query.forward(hiddenStates));                  // (B, nh, T, hs)
-        var k = SplitHeads(key.forward(hiddenStates));                    // (B, nh, T, hs)
-        var v = SplitHeads(value.forward(hiddenStates));                  // (B, nh, T, hs)
+        var (q, k, v) = Projections(hiddenStates, packed);                // (B, nh, T, hs) each
 
         var scores = matmul(q, k.transpose(-1, -2));                      // (B, nh, T, T)
         if (distance_embedding is not null) scores = scores + RelativePositionScores(q, k);
@@ -63,7 +63,19 @@ public class BertSelfAttention : nn.Module
 
         var probs = nn.functional.softmax(scores, dim: -1);               // (B, nh, T, T)
         var context = MergeHeads(matmul(dropout.forward(probs), v));      // (B, T, H)
+        if (packed is not null) context = packed.Pack(context);           // (N, H)
         return (context.MoveToOuterDisposeScope(), outputAttentions ? probs.MoveToOuterDisposeScope() : null);
+    }
+
+    /// <summary>Q, K, V split into heads (B, nh, T, hs); from packed (N, H) rows they are projected, then unpacked.</summary>
+    protected (Tensor Q, Tensor K, Tensor V) Projections(Tensor hiddenStates, PackedTokens? packed)
+    {
+        Tensor Project(Linear linear)
+        {
+            var x = linear.forward(hiddenStates);
+            return SplitHeads(packed is null ? x : packed.Unpack(x));
+        }
+        return (Project(query), Project(key), Project(value));
     }
 
     /// <summary>HF's relative_key / relative_key_query terms, added to the raw scores before scaling.</summary>
@@ -87,18 +99,18 @@ public class BertSelfAttention : nn.Module
 /// </summary>
 public sealed class BertSdpaSelfAttention(BertConfig config) : BertSelfAttention(config, nameof(BertSdpaSelfAttention))
 {
-    public override (Tensor Context, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false)
+    public override (Tensor Context, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false,
+        PackedTokens? packed = null)
     {
         if (positionEmbeddingType != PositionEmbeddingType.Absolute || outputAttentions)
-            return base.forward(hiddenStates, attentionMask, outputAttentions);
+            return base.forward(hiddenStates, attentionMask, outputAttentions, packed);
 
         using var scope = NewDisposeScope();
-        var q = SplitHeads(query.forward(hiddenStates));                  // (B, nh, T, hs)
-        var k = SplitHeads(key.forward(hiddenStates));
-        var v = SplitHeads(value.forward(hiddenStates));
+        var (q, k, v) = Projections(hiddenStates, packed);                // (B, nh, T, hs) each
         // TorchSharp's SDPA has no scale argument; its default 1/√hs is HF's. Dropout only while training.
         var p = training ? dropout.p : 0.0;
-        var context = nn.functional.scaled_dot_product_attention(q, k, v, attentionMask, p, false); // (B, nh, T, hs)
-        return (MergeHeads(context).MoveToOuterDisposeScope(), null);
+        var context = MergeHeads(nn.functional.scaled_dot_product_attention(q, k, v, attentionMask, p, false)); // (B, T, H)
+        if (packed is not null) context = packed.Pack(context);           // (N, H)
+        return (context.MoveToOuterDisposeScope(), null);
     }
 }

@@ -21,7 +21,7 @@ public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer,
 
     protected override BertModelOutput Forward(ModelInputs inputs)
     {
-        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
+        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "last_hidden_state", output.LastHiddenState);
         return output;
     }
@@ -61,7 +61,7 @@ public class SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer,
 
     protected override BertModelOutput Forward(ModelInputs inputs)
     {
-        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
+        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "last_hidden_state", output.LastHiddenState);
         return output;
     }

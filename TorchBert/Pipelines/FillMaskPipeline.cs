@@ -83,7 +83,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, MaskedLMOutput, IReadO
 
     protected override MaskedLMOutput Forward(ModelInputs inputs)
     {
-        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
+        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "logits", output.Logits);
         return output;
     }

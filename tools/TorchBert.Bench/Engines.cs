@@ -14,8 +14,11 @@ public interface IEngine : IDisposable
     float[] LastHiddenState(Batch batch);
 }
 
-/// <summary>TorchBert: tensors made from the arrays on each call, forward under inference_mode in a dispose scope.</summary>
-public sealed class TorchBertEngine(BertModel model, string name = "TorchBert") : IEngine
+/// <summary>
+/// TorchBert: tensors made from the arrays on each call, forward under inference_mode in a dispose scope; with
+/// <paramref name="skipPadding"/> as the pipelines call it (padded positions' per-token work skipped).
+/// </summary>
+public sealed class TorchBertEngine(BertModel model, string name = "TorchBert", bool skipPadding = false, bool ownsModel = true) : IEngine
 {
     public string Name { get; } = name;
     public BertModel Model { get; } = model;
@@ -41,10 +44,13 @@ public sealed class TorchBertEngine(BertModel model, string name = "TorchBert") 
         var ids = tensor(b.Ids, b.Shape, device: device);
         var mask = tensor(b.Mask, b.Shape, device: device);
         var types = tensor(b.Types, b.Shape, device: device);
-        return Model.forward(ids, mask, types);
+        return Model.forward(ids, mask, types, skipPadding: skipPadding);
     }
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        if (ownsModel) Model.Dispose();
+    }
 }
 
 /// <summary>ONNX Runtime on the same model.onnx: all graph optimisations, sequential, the same intra-op threads.</summary>

@@ -36,6 +36,7 @@ try
         Console.WriteLine($"model: {DefaultModel.Name} ({modelDir}) vs ONNX Runtime on the embedded model.onnx");
 
         if (options.Sections.Contains("inference")) ratio = inference.RunFp32();
+        if (options.Sections.Contains("levers")) new LeversBench(options, report, modelDir, tokenizer).Run();
         if (options.Sections.Contains("dtypes")) inference.RunReducedPrecision();
         if (options.Sections.Contains("tokenization")) new TokenizationBench(options, report, vocab).Run();
         if (options.Sections.Contains("memory")) new MemoryBench(options, report, vocab).Run();

@@ -2,9 +2,16 @@ using System.Diagnostics;
 
 namespace TorchBert.Bench;
 
-/// <summary>Warm-up, then the engines take turns (A, B, A, B, …) so drift and noise hit both alike.</summary>
+/// <summary>
+/// Warm-up, then the engines take turns (A, B, A, B, …) so drift and noise hit both alike. Each timed call follows an
+/// untimed pause: ONNX Runtime's intra-op threads keep spinning for a while after a call, and on a 2-core machine they
+/// steal the cores from whatever runs next. Measured at b1×t16: TorchBert 34 ms after a 20 ms pause, 19 ms after
+/// 200 ms, 17 ms with ORT's spinning switched off or with no ORT in the process.
+/// </summary>
 public static class Timer
 {
+    private const int PauseMs = 250;
+
     public static Timing[] Alternate(IReadOnlyList<IEngine> engines, Batch batch, int warmUp, int repeats)
     {
         foreach (var e in engines)
@@ -16,6 +23,7 @@ public static class Timer
             for (var k = 0; k < engines.Count; k++)
             {
                 var j = (r + k) % engines.Count;
+                Thread.Sleep(PauseMs);
                 ms[j].Add(Time(() => engines[j].Run(batch)));
             }
         }
