@@ -82,6 +82,25 @@ public sealed class SkipPaddingTests
     }
 
     [Fact]
+    public void Rows_without_any_real_token_come_out_as_zeros_and_change_nothing_else()
+    {
+        using var model = BertModel.FromPretrained(Fixtures.Dir("tiny-bert-mlm"), new PretrainedOptions { Device = CPU });
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        var ids = Fixtures.Expected("tiny-bert-mlm")["input_ids"];                              // (3, 11)
+        var mask = ones_like(ids);
+        mask[1] = tensor(0L);                                                                     // row 1: nothing real
+        var packed = model.forward(ids, mask, skipPadding: true).LastHiddenState;
+        var full = model.forward(ids, mask).LastHiddenState;
+        TensorAssert.Close(packed[1], zeros_like(packed[1]), 0, "the empty row");
+        TensorAssert.Close(packed[0], full[0], 1e-5, "row 0");
+        TensorAssert.Close(packed[2], full[2], 1e-5, "row 2");
+
+        var none = model.forward(ids, zeros_like(ids), skipPadding: true).LastHiddenState;       // no real token at all
+        TensorAssert.Close(none, zeros_like(none), 0, "an all-padding batch");
+    }
+
+    [Fact]
     public void Pack_and_unpack_move_exactly_the_real_rows()
     {
         using var scope = NewDisposeScope();
