@@ -15,25 +15,29 @@ public interface IEngine : IDisposable
 }
 
 /// <summary>
-/// TorchBert: tensors made from the arrays on each call, forward under inference_mode in a dispose scope; with
-/// <paramref name="skipPadding"/> as the pipelines call it (padded positions' per-token work skipped).
+/// TorchBert: tensors made from the arrays on each call, forward under inference_mode (or what <paramref name="guard"/>
+/// opens; null = none) in a dispose scope; with <paramref name="skipPadding"/> as the pipelines call it (padded
+/// positions' per-token work skipped).
 /// </summary>
-public sealed class TorchBertEngine(BertModel model, string name = "TorchBert", bool skipPadding = false, bool ownsModel = true) : IEngine
+public sealed class TorchBertEngine(BertModel model, string name = "TorchBert", bool skipPadding = false, bool ownsModel = true,
+    Func<IDisposable?>? guard = null) : IEngine
 {
+    private readonly Func<IDisposable?> _guard = guard ?? (() => inference_mode());
+
     public string Name { get; } = name;
     public BertModel Model { get; } = model;
 
     public void Run(Batch batch)
     {
         using var scope = NewDisposeScope();
-        using var mode = inference_mode();
+        using var mode = _guard();
         using var output = Forward(batch);
     }
 
     public float[] LastHiddenState(Batch batch)
     {
         using var scope = NewDisposeScope();
-        using var mode = inference_mode();
+        using var mode = _guard();
         using var output = Forward(batch);
         return output.LastHiddenState.to(ScalarType.Float32).cpu().data<float>().ToArray();
     }

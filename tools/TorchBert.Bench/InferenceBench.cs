@@ -97,7 +97,7 @@ public sealed class InferenceBench(BenchOptions options, Report report, string m
         }
     }
 
-    private static double EncoderFlops(BertConfig c, Batch b) =>
+    public static double EncoderFlops(BertConfig c, Batch b) =>
         Flops.Encoder(b.Size, b.Length, c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers);
 
     private static IEnumerable<int> RealRows(Batch b)

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace TorchBert.Bench;
 
 /// <summary>
-/// The inference levers one at a time at b8×t128, alternating with the shipped configuration (SDPA, inference_mode,
+/// The inference levers one at a time at b1×t16 and b8×t128, alternating with the shipped configuration (SDPA, inference_mode,
 /// dispose scope, all threads) so each row differs from the baseline by one thing: the evidence behind the levers log
 /// in docs/benchmarks.md.
 /// </summary>
@@ -22,17 +22,17 @@ public sealed class LeversBench(BenchOptions options, Report report, string mode
         var threads = options.Threads;
         IEngine[] engines =
         [
-            new LeverEngine("shipped (sdpa, inference_mode)", sdpa, Guard.InferenceMode),
-            new LeverEngine("no_grad instead", sdpa, Guard.NoGrad),
-            new LeverEngine("autograd left on", sdpa, Guard.None),
-            new LeverEngine("eager attention", eager, Guard.InferenceMode),
-            new LeverEngine($"1 thread (not {threads})", sdpa, Guard.InferenceMode, threads: 1, restore: threads),
+            new TorchBertEngine(sdpa, "shipped (sdpa, inference_mode)", ownsModel: false),
+            new TorchBertEngine(sdpa, "no_grad instead", ownsModel: false, guard: () => no_grad()),
+            new TorchBertEngine(sdpa, "autograd left on", ownsModel: false, guard: () => null),
+            new TorchBertEngine(eager, "eager attention", ownsModel: false),
+            new OneThread(new TorchBertEngine(sdpa, $"1 thread (not {threads})", ownsModel: false), threads),
         ];
         foreach (var (size, length, repeats) in new[] { (1, 16, 60), (8, 128, 10) })
         {
             var batch = Batch.Make(tokenizer, size, length);
             var timings = Timer.Alternate(engines, batch, 2, options.Quick ? 3 : repeats);
-            var flops = Flops.Encoder(batch.Size, batch.Length, sdpa.Config.HiddenSize, sdpa.Config.IntermediateSize, sdpa.Config.NumHiddenLayers);
+            var flops = InferenceBench.EncoderFlops(sdpa.Config, batch);
             var baseline = timings[0].Median;
             var json = new JsonObject();
             report.Line($"b{size}×t{length}");
@@ -45,37 +45,20 @@ public sealed class LeversBench(BenchOptions options, Report report, string mode
         }
     }
 
-    private enum Guard { InferenceMode, NoGrad, None }
-
-    private sealed class LeverEngine(string name, BertModel model, Guard guard, int? threads = null, int? restore = null) : IEngine
+    /// <summary>Runs an engine on one thread, then gives the process its thread count back.</summary>
+    private sealed class OneThread(IEngine inner, int restore) : IEngine
     {
-        public string Name => name;
+        public string Name => inner.Name;
 
-        public void Run(Batch b)
+        public void Run(Batch batch)
         {
-            if (threads is { } n) set_num_threads(n);
-            try
-            {
-                using var scope = NewDisposeScope();
-                using IDisposable? mode = guard switch
-                {
-                    Guard.InferenceMode => inference_mode(),
-                    Guard.NoGrad => no_grad(),
-                    _ => null,
-                };
-                var ids = tensor(b.Ids, b.Shape);
-                var mask = tensor(b.Mask, b.Shape);
-                var types = tensor(b.Types, b.Shape);
-                using var output = model.forward(ids, mask, types);
-            }
-            finally
-            {
-                if (restore is { } r) set_num_threads(r);
-            }
+            set_num_threads(1);
+            try { inner.Run(batch); }
+            finally { set_num_threads(restore); }
         }
 
-        public float[] LastHiddenState(Batch batch) => throw new NotSupportedException("levers only time");
+        public float[] LastHiddenState(Batch batch) => inner.LastHiddenState(batch);
 
-        public void Dispose() { }
+        public void Dispose() => inner.Dispose();
     }
 }
