@@ -65,4 +65,11 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
         var loss = labels is null ? null : HeadLosses.CrossEntropy(logits, labels);
         return new MaskedLMOutput(logits, o.LastHiddenState, o.HiddenStates, o.Attentions, loss).MoveOut<MaskedLMOutput>();
     }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this, "labels");
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, inputs.Labels, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
+    }
 }

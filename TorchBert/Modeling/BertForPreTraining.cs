@@ -62,4 +62,11 @@ public sealed class BertForPreTraining : BertPreTrainedModel
             : null;
         return new BertForPreTrainingOutput(prediction, seqRelationship, loss, o.HiddenStates, o.Attentions).MoveOut<BertForPreTrainingOutput>();
     }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this, "labels", "next_sentence_label");
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, inputs.Labels, inputs.NextSentenceLabel, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
+    }
 }
