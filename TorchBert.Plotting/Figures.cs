@@ -40,7 +40,7 @@ public static class Figures
         int width = (int)MathF.Ceiling(plot.Padding.Left + side + plot.Padding.Right);
         int height = (int)MathF.Ceiling(plot.Padding.Top + side + plot.Padding.Bottom);
         PanelArea area = default;
-        ImageFile.Save(path, width, height, canvas => area = plot.Render(canvas, 0, 0, width, height));
+        ImageFile.Save(path, width, height, canvas => area = plot.Render(canvas, 0, 0, width, height, ImageFile.IsSvg(path)));
         return new FigureInfo(path, width, height, [area]);
     }
 
@@ -75,7 +75,7 @@ public static class Figures
             for (int i = 0; i < count; i++)
             {
                 float left = i % columns * cellWidth, top = header + i / columns * cellHeight;
-                areas[i] = panels[i].Render(canvas, left, top, left + cellWidth, top + cellHeight);
+                areas[i] = panels[i].Render(canvas, left, top, left + cellWidth, top + cellHeight, ImageFile.IsSvg(path));
             }
         });
         return new FigureInfo(path, width, height, areas);
@@ -151,7 +151,7 @@ public static class Figures
     /// <summary>The shown label of a token (long ones shortened with an ellipsis).</summary>
     internal static string Label(string s) => s.Length <= MaxLabelChars ? s : s[..(MaxLabelChars - 1)] + "…";
 
-    /// <summary>1 up to <see cref="AllLabelsUpTo"/> labels, else the first of 2, 4, 5, 8, 10, 16, ... giving at most 48.</summary>
+    /// <summary>1 up to <see cref="AllLabelsUpTo"/> labels, else the first of 2, 4, 5, 8, 10, 20, 40, ... giving at most 48 labels.</summary>
     internal static int LabelStep(int n)
     {
         if (n <= AllLabelsUpTo) return 1;
@@ -198,7 +198,7 @@ public static class Figures
         public float Side { get; }
         public PixelPadding Padding { get; }
 
-        public PanelArea Render(SKCanvas canvas, float left, float top, float right, float bottom)
+        public PanelArea Render(SKCanvas canvas, float left, float top, float right, float bottom, bool vector)
         {
             int rows = matrix.Rows.Count, columns = matrix.Columns.Count;
             var plot = new Plot();
@@ -208,6 +208,8 @@ public static class Figures
             var heatmap = plot.Add.Heatmap(data);
             heatmap.Colormap = matrix.Kind == ValueKind.Signed ? new ScottPlot.Colormaps.Balance() : new ScottPlot.Colormaps.Viridis();
             heatmap.ManualRange = new ScottPlot.Range(range.Min, range.Max);
+            // An SVG gets one rectangle per cell (crisp at any zoom) unless that would be a huge file; a PNG the bitmap.
+            if (vector && rows * columns <= 128 * 128) heatmap.RenderStrategy = new ScottPlot.Plottables.Heatmap.RenderStrategies.Rectangles();
             // The colour bar's ticks: round values, and the exact ends of the range so it reads off the bar.
             var bar = plot.Add.ColorBar(heatmap);
             var barTicks = new ScottPlot.TickGenerators.NumericManual();

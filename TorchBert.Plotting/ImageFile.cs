@@ -15,6 +15,8 @@ internal static class ImageFile
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{path}: folder {dir} does not exist");
     }
 
+    public static bool IsSvg(string path) => Path.GetExtension(path).Equals(".svg", StringComparison.OrdinalIgnoreCase);
+
     public static void Save(string path, int width, int height, Action<SKCanvas> draw)
     {
         CheckPath(path);
@@ -24,7 +26,7 @@ internal static class ImageFile
         {
             using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
             {
-                if (Path.GetExtension(full).Equals(".svg", StringComparison.OrdinalIgnoreCase))
+                if (IsSvg(full))
                 {
                     using var stream = new SKManagedWStream(file);
                     using (var canvas = SKSvgCanvas.Create(SKRect.Create(width, height), stream))
