@@ -52,7 +52,9 @@ public static class Figures
         foreach (var p in grid.Panels) CheckMatrix(p);
         int count = grid.Panels.Count;
         int columns = (int)Math.Ceiling(Math.Sqrt(count)), rows = (count + columns - 1) / columns;
-        float cellWidth = Math.Min(640f, 1960f / columns);
+        // Panels are about as tall as wide: keep the whole grid within ~2000 pixels both ways.
+        const float header = 56;
+        float cellWidth = Math.Min(640f, Math.Min(1960f / columns, (1960f - header) / rows / 1.1f));
         var range = grid.Panels.Select(ColorRange).Aggregate((a, b) => (Math.Min(a.Min, b.Min), Math.Max(a.Max, b.Max)));
         var panels = grid.Panels.Select(m =>
         {
@@ -63,7 +65,6 @@ public static class Figures
         }).ToList();
         float cellHeight = panels.Max(p => p.Padding.Top + p.Side + p.Padding.Bottom);
         cellWidth = panels.Max(p => p.Padding.Left + p.Side + p.Padding.Right);
-        const float header = 56;
         int width = (int)MathF.Ceiling(columns * cellWidth), height = (int)MathF.Ceiling(header + rows * cellHeight);
         var areas = new PanelArea[count];
         ImageFile.Save(path, width, height, canvas =>
@@ -152,10 +153,17 @@ public static class Figures
     internal static string Label(string s) => s.Length <= MaxLabelChars ? s : s[..(MaxLabelChars - 1)] + "…";
 
     /// <summary>1 up to <see cref="AllLabelsUpTo"/> labels, else the first of 2, 4, 5, 8, 10, 20, 40, ... giving at most 48 labels.</summary>
-    internal static int LabelStep(int n)
+    internal static int LabelStep(int n) => NiceStep(n <= AllLabelsUpTo ? 1 : (int)Math.Ceiling(n / 48.0));
+
+    /// <summary>The step for <paramref name="n"/> labels along <paramref name="pixels"/>: <see cref="LabelStep(int)"/>, thinned further where the slots get smaller than a readable label.</summary>
+    internal static int LabelStep(int n, float pixels) => NiceStep(Math.Max(LabelStep(n), (int)Math.Ceiling(MinLabelSlot * n / pixels)));
+
+    /// <summary>Pixels a label needs across (the 8 px minimum font at 70% of its slot).</summary>
+    private const float MinLabelSlot = 8 / 0.7f;
+
+    /// <summary>The first of 1, 2, 4, 5, 8, 10, 20, 40, 50, 80, 100, ... that is at least <paramref name="need"/>.</summary>
+    private static int NiceStep(int need)
     {
-        if (n <= AllLabelsUpTo) return 1;
-        var need = (int)Math.Ceiling(n / 48.0);
         for (int scale = 1; ; scale *= 10)
             foreach (var k in new[] { 1, 2, 4, 5, 8 })
                 if (k * scale >= need) return k * scale;
@@ -177,8 +185,8 @@ public static class Figures
             this.titleSize = titleSize;
             Side = side;
             int rows = matrix.Rows.Count, columns = matrix.Columns.Count;
-            rowStep = LabelStep(rows);
-            columnStep = LabelStep(columns);
+            rowStep = LabelStep(rows, side);
+            columnStep = LabelStep(columns, side);
             // Font from the spacing of the labels drawn: each label gets at most ~70% of its slot's height.
             float slot = side / Math.Max(rows / (float)rowStep, columns / (float)columnStep);
             fontSize = Math.Clamp(slot * 0.7f, 8f, maxFont);

@@ -154,7 +154,18 @@ public sealed class FiguresTests(PlotModelFixture f) : IClassFixture<PlotModelFi
     [InlineData(65, 2)]
     [InlineData(128, 4)]
     [InlineData(512, 20)]
-    public void Labels_are_all_drawn_up_to_64_and_thinned_beyond(int n, int step) => Figures.LabelStep(n).Should().Be(step);
+    public void Labels_are_all_drawn_up_to_64_and_thinned_beyond(int n, int step)
+    {
+        Figures.LabelStep(n).Should().Be(step);
+        Figures.LabelStep(n, 1500).Should().Be(step, "a single heatmap has room for 64 labels");
+    }
+
+    [Fact]
+    public void Small_panels_thin_their_labels_to_stay_readable()
+    {
+        Figures.LabelStep(64, 300).Should().Be(4, "300 px hold at most 26 labels of 11.4 px");
+        Figures.LabelStep(13, 300).Should().Be(1);
+    }
 
     [Fact]
     public void Colour_ranges_follow_the_kind_of_values()
