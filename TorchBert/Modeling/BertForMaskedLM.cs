@@ -30,6 +30,10 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
     public static BertForMaskedLM FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load(path, options, (c, _) => new BertForMaskedLM(c));
 
+    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
+    public static async Task<BertForMaskedLM> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
+        FromPretrained(await Hub.ModelLocator.ResolveAsync(pathOrId, options?.Revision, null, ct).ConfigureAwait(false), options);
+
     protected override void InitHeadExtras()
     {
         using var noGrad = no_grad();

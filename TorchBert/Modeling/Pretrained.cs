@@ -17,6 +17,8 @@ public sealed record PretrainedOptions
     public AttentionImplementation? AttnImplementation { get; init; }
     /// <summary>Heads for an ONNX export whose graph doesn't tell.</summary>
     public int? NumAttentionHeads { get; init; }
+    /// <summary>Branch, tag or commit when the path is a Hub id (null = <c>main</c>); see <see cref="Hub.ModelLocator"/>.</summary>
+    public string? Revision { get; init; }
 }
 
 /// <summary>
