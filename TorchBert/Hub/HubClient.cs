@@ -78,7 +78,8 @@ public sealed class HubClient : IDisposable
         if (Options.Offline || noNetwork)
             return FromCache(repoId, fileName, revision, optional, null);
 
-        HubFileMetadata meta;
+        HubFileMetadata? meta = null;
+        HubException? failure = null;
         try
         {
             meta = await HeadAsync(repoId, fileName, revision, ct).ConfigureAwait(false);
@@ -98,21 +99,31 @@ public sealed class HubClient : IDisposable
             // The HEAD failed (network, 5xx, 401/403, gated, repo not found): the cache answers if it can (Python does the same).
             var cached = TryFromCache(repoId, fileName, revision);
             if (cached is not null) return cached with { FromCacheOnly = true };
-            if (!e.IsTransient) throw;
+            failure = e;
+        }
+        if (failure is { IsTransient: true })
+        {
+            // Nothing cached: now retry with backoff (the first HEAD had none, as huggingface_hub).
             try
             {
                 meta = await retry.ExecuteAsync(async t => await HeadAsync(repoId, fileName, revision, t).ConfigureAwait(false), ct).ConfigureAwait(false);
+                failure = null;
             }
-            catch (HubException again) when (again.IsTransient)
+            catch (HubException again) when (again.Kind is HubErrorKind.Network)
             {
-                if (optional) return new(null, null, true);
-                throw new HubException(HubErrorKind.NotCached, repoId,
-                    $"{repoId}: cannot reach {Options.Endpoint} ({again.Message}) and {fileName} at revision '{revision}' is not in the cache {Cache.Root}; connect to the Hub once, or set HF_ENDPOINT / HF_HUB_CACHE",
-                    again);
+                failure = again;
             }
         }
+        if (failure is not null)
+        {
+            if (failure.Kind is not HubErrorKind.Network) throw failure;
+            if (optional) return new(null, null, true);
+            throw new HubException(HubErrorKind.NotCached, repoId,
+                $"{failure.Message}; and it is not in the cache {Cache.Root} (revision '{revision}'): connect to the Hub once (or check HF_ENDPOINT), or pass a local folder",
+                failure);
+        }
 
-        var etag = meta.Etag;
+        var etag = meta!.Etag;
         HubNames.CheckEtag(repoId, fileName, etag);
         var pointer = Cache.PointerPath(repoId, meta.Commit, fileName);
         if (File.Exists(pointer))
@@ -186,7 +197,7 @@ public sealed class HubClient : IDisposable
         }
         catch (HttpRequestException e)
         {
-            throw new HubException(HubErrorKind.Network, repoId, $"{repoId}: {fileName}: cannot reach {Options.Endpoint}: {e.Message}", e, transient: true);
+            throw new HubException(HubErrorKind.Network, repoId, $"{repoId}: {fileName}: cannot reach {Options.Endpoint}: {e.Message}", e, transient: !Unreachable(e));
         }
 
         using (response)
@@ -385,6 +396,15 @@ public sealed class HubClient : IDisposable
     }
 
     private sealed class DiskFullSignal(IOException inner) : Exception(inner.Message, inner) { public IOException Inner { get; } = inner; }
+
+    /// <summary>No route, no DNS answer, connection refused: retrying in a few seconds will not help, so the cache answers at once.</summary>
+    private static bool Unreachable(HttpRequestException e) =>
+        e.InnerException is System.Net.Sockets.SocketException
+        {
+            SocketErrorCode: System.Net.Sockets.SocketError.HostNotFound or System.Net.Sockets.SocketError.ConnectionRefused
+                or System.Net.Sockets.SocketError.NetworkUnreachable or System.Net.Sockets.SocketError.HostUnreachable
+                or System.Net.Sockets.SocketError.NoData
+        };
 
     private static bool SameNetloc(Uri a, Uri b) =>
         string.Equals(a.Host, b.Host, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;

@@ -48,7 +48,7 @@ public sealed record HubOptions
     public static HubOptions Current => Override.Value ?? FromEnvironment();
 
     /// <summary>Makes <paramref name="options"/> the library's options for the current async flow until disposed.</summary>
-    internal static IDisposable Use(HubOptions options)
+    public static IDisposable Use(HubOptions options)
     {
         var previous = Override.Value;
         Override.Value = options;
@@ -58,36 +58,46 @@ public sealed record HubOptions
     private sealed class Restore(Action undo) : IDisposable { public void Dispose() => undo(); }
 
     /// <summary>Options from the environment variables, exactly as huggingface_hub reads them.</summary>
-    public static HubOptions FromEnvironment()
+    public static HubOptions FromEnvironment() => FromEnvironment(Environment.GetEnvironmentVariable);
+
+    /// <summary>The same from any variable source (tests).</summary>
+    internal static HubOptions FromEnvironment(Func<string, string?> getenv)
     {
-        var home = HfHome();
-        var token = Truthy(Env("HF_HUB_DISABLE_IMPLICIT_TOKEN")) ? null : TokenFromEnvironment(home);
+        string? Env(string name) => getenv(name) is { Length: > 0 } v ? v : null;
+        var home = HfHome(getenv);
+        var token = Truthy(Env("HF_HUB_DISABLE_IMPLICIT_TOKEN")) ? null : TokenFromEnvironment(getenv, home);
         return new HubOptions
         {
             Endpoint = (Env("HF_ENDPOINT") ?? DefaultEndpoint).TrimEnd('/'),
-            CacheDir = DefaultCacheDir(),
+            CacheDir = DefaultCacheDir(getenv),
             Token = token,
             // Python: _is_true(os.getenv("HF_HUB_OFFLINE") or os.getenv("TRANSFORMERS_OFFLINE")).
             Offline = Truthy(Env("HF_HUB_OFFLINE") ?? Env("TRANSFORMERS_OFFLINE")),
-            EtagTimeout = Seconds("HF_HUB_ETAG_TIMEOUT"),
-            DownloadTimeout = Seconds("HF_HUB_DOWNLOAD_TIMEOUT"),
+            EtagTimeout = Seconds(Env("HF_HUB_ETAG_TIMEOUT")),
+            DownloadTimeout = Seconds(Env("HF_HUB_DOWNLOAD_TIMEOUT")),
             DisableSymlinks = Truthy(Env("HF_HUB_DISABLE_SYMLINKS")),
         };
     }
 
     /// <summary><c>HF_HOME</c>, default <c>{XDG_CACHE_HOME or ~/.cache}/huggingface</c>; <c>~</c> and <c>$VARS</c> expanded.</summary>
-    public static string HfHome() =>
-        Expand(Env("HF_HOME") ?? Path.Combine(Env("XDG_CACHE_HOME") ?? "~/.cache", "huggingface"));
+    public static string HfHome() => HfHome(Environment.GetEnvironmentVariable);
+
+    internal static string HfHome(Func<string, string?> getenv) =>
+        Expand(NonEmpty(getenv("HF_HOME")) ?? Path.Combine(NonEmpty(getenv("XDG_CACHE_HOME")) ?? "~/.cache", "huggingface"));
 
     /// <summary><c>HF_HUB_CACHE</c>, else <c>HUGGINGFACE_HUB_CACHE</c>, else <c>{HF_HOME}/hub</c>.</summary>
-    public static string DefaultCacheDir() =>
-        Expand(Env("HF_HUB_CACHE") ?? Env("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(HfHome(), "hub"));
+    public static string DefaultCacheDir() => DefaultCacheDir(Environment.GetEnvironmentVariable);
+
+    internal static string DefaultCacheDir(Func<string, string?> getenv) =>
+        Expand(NonEmpty(getenv("HF_HUB_CACHE")) ?? NonEmpty(getenv("HUGGINGFACE_HUB_CACHE")) ?? Path.Combine(HfHome(getenv), "hub"));
 
     /// <summary><c>HF_TOKEN</c>, else <c>HUGGING_FACE_HUB_TOKEN</c>, else the file <c>HF_TOKEN_PATH</c> (default <c>{HF_HOME}/token</c>); whitespace stripped.</summary>
-    public static string? TokenFromEnvironment(string? hfHome = null)
+    public static string? TokenFromEnvironment() => TokenFromEnvironment(Environment.GetEnvironmentVariable, HfHome());
+
+    internal static string? TokenFromEnvironment(Func<string, string?> getenv, string hfHome)
     {
-        if (Clean(Env("HF_TOKEN") ?? Env("HUGGING_FACE_HUB_TOKEN")) is { } t) return t;
-        var path = Expand(Env("HF_TOKEN_PATH") ?? Path.Combine(hfHome ?? HfHome(), "token"));
+        if (Clean(NonEmpty(getenv("HF_TOKEN")) ?? NonEmpty(getenv("HUGGING_FACE_HUB_TOKEN"))) is { } t) return t;
+        var path = Expand(NonEmpty(getenv("HF_TOKEN_PATH")) ?? Path.Combine(hfHome, "token"));
         try { return File.Exists(path) ? Clean(File.ReadAllText(path)) : null; }
         catch (IOException) { return null; }
         catch (UnauthorizedAccessException) { return null; }
@@ -95,12 +105,12 @@ public sealed record HubOptions
 
     private static string? Clean(string? token) => string.IsNullOrWhiteSpace(token) ? null : token.Replace("\r", "").Replace("\n", "").Trim();
 
-    private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+    private static string? NonEmpty(string? v) => v is { Length: > 0 } ? v : null;
 
     private static bool Truthy(string? v) => v is not null && v.ToUpperInvariant() is "1" or "ON" or "YES" or "TRUE";
 
-    private static TimeSpan Seconds(string name) =>
-        Env(name) is { } v && double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
+    private static TimeSpan Seconds(string? v) =>
+        v is not null && double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0
             ? TimeSpan.FromSeconds(s) : TimeSpan.FromSeconds(10);
 
     /// <summary>Python's <c>os.path.expanduser(os.path.expandvars(p))</c>.</summary>
