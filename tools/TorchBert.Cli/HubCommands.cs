@@ -95,6 +95,13 @@ internal sealed class ProgressBar
     private TimeSpan started, drawn;
     private bool shown;
 
+    private static int Width()
+    {
+        try { return Math.Clamp(Console.WindowWidth - 1, 40, 120); }
+        catch (IOException) { return 100; }
+        catch (PlatformNotSupportedException) { return 100; }
+    }
+
     public void Report(DownloadProgress p)
     {
         lock (this)
@@ -110,7 +117,7 @@ internal sealed class ProgressBar
             var rate = p.Done / Math.Max(1e-3, (now - started).TotalSeconds);
             var line = $"{p.FileName}: [{new string('#', (int)(fraction * 30)),-30}] {fraction,4:P0} {HubCommands.Size(p.Done)}/{HubCommands.Size(p.Total)}B {HubCommands.Size((long)rate)}B/s";
             if (Console.IsErrorRedirected) { if (finished) Console.Error.WriteLine(line); return; }
-            Console.Error.Write("\r" + line.PadRight(Math.Min(Console.WindowWidth > 0 ? Console.WindowWidth - 1 : 100, 120)));
+            Console.Error.Write("\r" + line.PadRight(Width()));
             if (finished) Console.Error.WriteLine();
         }
     }
