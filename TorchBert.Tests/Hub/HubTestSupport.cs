@@ -22,6 +22,9 @@ internal static class HubIsolation
         Environment.SetEnvironmentVariable("HF_ENDPOINT", "http://127.0.0.1:9");   // discard port: nothing listens
         Environment.SetEnvironmentVariable("HF_TOKEN", null);
         Environment.SetEnvironmentVariable("HUGGING_FACE_HUB_TOKEN", null);
+        // The embedded model, if some test resolves it without a folder of its own, is imported here, not into ~/.cache.
+        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("TORCHBERT_WEIGHTS")))
+            Environment.SetEnvironmentVariable("TORCHBERT_WEIGHTS", Path.Combine(home, "torchbert-weights"));
     }
 #pragma warning restore CA2255
 }

@@ -10,7 +10,7 @@ internal static class HubCommands
     public static IEnumerable<Command> All() => [Download(), Cache()];
 
     /// <summary>--revision beside --model: branch, tag or commit of a Hub id.</summary>
-    public static Option<string?> RevisionOption() => new("--revision") { Description = "branch, tag or commit when --model is a Hub id (default: main)" };
+    public static Option<string?> RevisionOption() => new("--revision") { Description = "branch, tag or commit of a Hub id (default: main)" };
 
     private static Command Download()
     {
