@@ -65,6 +65,8 @@ public sealed class FakeHub : IDisposable
 
     /// <summary>The next CDN GET stops after this many body bytes (the connection is closed).</summary>
     public int DropNextCdnBodyAfter { get; set; } = -1;
+    /// <summary>The next CDN GET stalls after this many body bytes (then hangs until the client gives up).</summary>
+    public int StallNextCdnBodyAfter { get; set; } = -1;
     /// <summary>The next N HEADs wait <see cref="SlowDelay"/> before answering.</summary>
     public int SlowHeads { get; set; }
     public TimeSpan SlowDelay { get; set; } = TimeSpan.FromMilliseconds(500);
@@ -108,7 +110,7 @@ public sealed class FakeHub : IDisposable
         }
     }
 
-    private sealed record Response(int Status, Dictionary<string, string> Headers, byte[] Body, int DropAfter = -1);
+    private sealed record Response(int Status, Dictionary<string, string> Headers, byte[] Body, int DropAfter = -1, int StallAfter = -1);
 
     private async Task Handle(TcpClient client, string host)
     {
@@ -141,6 +143,13 @@ public sealed class FakeHub : IDisposable
         if (request.Method != "HEAD")
         {
             var n = response.DropAfter >= 0 ? Math.Min(response.DropAfter, response.Body.Length) : response.Body.Length;
+            if (response.StallAfter >= 0)
+            {
+                await stream.WriteAsync(response.Body.AsMemory(0, response.StallAfter));
+                await stream.FlushAsync();
+                await Task.Delay(TimeSpan.FromSeconds(5), stop.Token);   // the client's read timeout fires first
+                return;
+            }
             await stream.WriteAsync(response.Body.AsMemory(0, n));
             if (response.DropAfter >= 0) { await stream.FlushAsync(); client.Client.Shutdown(SocketShutdown.Both); return; }
         }
@@ -162,7 +171,9 @@ public sealed class FakeHub : IDisposable
         if (CorruptCdn) { body = (byte[])body.Clone(); body[body.Length / 2] ^= 0xFF; }
         var drop = DropNextCdnBodyAfter;
         DropNextCdnBodyAfter = -1;
-        return Ranged(r, body, new Dictionary<string, string> { ["Accept-Ranges"] = "bytes" }, drop);
+        var stall = StallNextCdnBodyAfter;
+        StallNextCdnBodyAfter = -1;
+        return Ranged(r, body, new Dictionary<string, string> { ["Accept-Ranges"] = "bytes" }, drop) with { StallAfter = stall };
     }
 
     private static Response Ranged(HubRequest r, byte[] body, Dictionary<string, string> headers, int drop = -1)

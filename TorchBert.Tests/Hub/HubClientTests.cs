@@ -173,6 +173,21 @@ public sealed class HubClientTests : IDisposable
     }
 
     [Fact]
+    public async Task A_stalled_body_hits_the_read_timeout_and_resumes()
+    {
+        s.Hub.StallNextCdnBodyAfter = 50_000;
+        var progress = new List<DownloadProgress>();
+        using var client = new HubClient(s.Options() with { DownloadTimeout = TimeSpan.FromMilliseconds(300), Progress = p => { lock (progress) progress.Add(p); } });
+        var watch = Stopwatch.StartNew();
+        var folder = await client.DownloadModelAsync("org/tiny");
+        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(4));
+        var expected = s.Tiny.Commits[s.Commit]["model.safetensors"];
+        File.ReadAllBytes(Path.Combine(folder, "model.safetensors")).Should().Equal(expected);
+        s.Hub.Requests.Where(r => r.Host == "cdn").Select(r => r.Range).Should().Equal(null, "bytes=50000-");
+        progress.Where(p => p.FileName == "model.safetensors").Last().Should().Be(new DownloadProgress("org/tiny", "model.safetensors", expected.Length, expected.Length));
+    }
+
+    [Fact]
     public async Task A_slow_answer_times_out_and_is_retried()
     {
         s.Hub.SlowHeads = 1;
