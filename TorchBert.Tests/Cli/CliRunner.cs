@@ -27,7 +27,10 @@ public static class CliRunner
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
     /// <summary>Runs <c>torchbert args</c> with <c>TORCHBERT_WEIGHTS=weights</c> in <paramref name="workingDirectory"/>.</summary>
-    public static CliResult Run(string weights, string workingDirectory, params string[] args)
+    public static CliResult Run(string weights, string workingDirectory, params string[] args) => RunWithEnvironment(null, weights, workingDirectory, args);
+
+    /// <summary><see cref="Run"/> with extra environment variables (null value: removed).</summary>
+    public static CliResult RunWithEnvironment(IReadOnlyDictionary<string, string?>? environment, string weights, string workingDirectory, params string[] args)
     {
         File.Exists(DllPath).Should().BeTrue($"the CLI is built with the tests ({DllPath})");
         var start = new ProcessStartInfo(DotnetHost)
@@ -46,6 +49,8 @@ public static class CliRunner
         // The human-readable output formats numbers with the current culture; pin it (JSON is culture-free anyway).
         start.Environment["LC_ALL"] = "C";
         start.Environment["LANG"] = "C";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
+            if (v is null) start.Environment.Remove(k); else start.Environment[k] = v;
 
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

@@ -333,7 +333,7 @@ public sealed class CliTests(CliFixture f) : IClassFixture<CliFixture>
     [InlineData(1, "input 0 has no [MASK] token: \"no mask here\"", "fill-mask", "--model", "{mlm}", "no mask here")]
     [InlineData(1, "top_k must be >= 1, got 0", "fill-mask", "--model", "{mlm}", "--top-k", "0", "a [MASK]")]
     [InlineData(2, "Cannot parse argument 'many' for option '--top-k'", "fill-mask", "--model", "{mlm}", "--top-k", "many", "a [MASK]")]
-    [InlineData(2, "fill-mask needs a model with an MLM head*'torchbert convert DIR {weights}/bert-base-uncased', or pass --model DIR", "fill-mask", "a [MASK]")]
+    [InlineData(1, "bert-base-uncased: offline mode is on (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE) and revision 'main' of the repo is not in the cache*", "fill-mask", "a [MASK]")]
     [InlineData(2, "--pooling must be mean or cls, got 'max'", "embed", "--pooling", "max", "text")]
     [InlineData(2, "--max-length must be > 0, got 0", "tokenize", "--max-length", "0", "text")]
     [InlineData(1, "{work}/ragged.json: input_ids[1] has 2 values, row 0 has 3 (rows must be equally long)", "forward", "--model", "{mlm}", "--input", "{work}/ragged.json", "--output", "{work}/o.safetensors")]

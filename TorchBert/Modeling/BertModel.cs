@@ -42,6 +42,10 @@ public sealed class BertModel : BertPreTrainedModel
     public static bool CheckpointHasPooler(IEnumerable<string> tensorNames) =>
         tensorNames.Any(n => n is "pooler.dense.weight" or BaseModelPrefix + ".pooler.dense.weight");
 
+    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
+    public static async Task<BertModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
+        FromPretrained(await Hub.ModelLocator.ResolveAsync(pathOrId, options?.Revision, null, ct).ConfigureAwait(false), options);
+
     /// <param name="inputIds">(B, T) int64 token ids.</param>
     /// <param name="attentionMask">(B, T) 1 = attend, 0 = padding; all ones when null.</param>
     /// <param name="tokenTypeIds">(B, T) segment ids; zeros when null.</param>

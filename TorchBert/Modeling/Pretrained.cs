@@ -22,6 +22,8 @@ public sealed record PretrainedOptions
     /// e.g. <c>c =&gt; c.SetLabels(["neg", "pos"])</c> for a classifier started from a base checkpoint.
     /// </summary>
     public Action<BertConfig>? ConfigureConfig { get; init; }
+    /// <summary>Branch, tag or commit when the path is a Hub id (null = <c>main</c>); see <see cref="Hub.ModelLocator"/>.</summary>
+    public string? Revision { get; init; }
 }
 
 /// <summary>

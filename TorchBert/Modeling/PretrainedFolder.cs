@@ -21,7 +21,7 @@ public static partial class Pretrained
         if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
             throw new ArgumentException($"dtype {dtype} is not a floating-point parameter type (float32, float16, bfloat16, float64)", nameof(options));
         NativeRuntime.EnsureLoaded();
-        using var source = ModelSource.Open(path, options.NumAttentionHeads);
+        using var source = ModelSource.Open(path, options.NumAttentionHeads, options.Revision);
         var config = source.Config;
         if (options.AttnImplementation is { } attn) config.AttnImplementation = attn;
         if (options.ConfigureConfig is { } configure)

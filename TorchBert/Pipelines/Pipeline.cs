@@ -25,6 +25,8 @@ public sealed record PipelineOptions
     public bool Truncation { get; init; }
     /// <summary>Longest tokenized input; null = the smaller of the tokenizer's and the model's limits.</summary>
     public int? MaxLength { get; init; }
+    /// <summary>Branch, tag or commit when the model is a Hub id (null = <c>main</c>).</summary>
+    public string? Revision { get; init; }
 }
 
 /// <summary>Tokenized inputs as (B, T) int64 tensors on the pipeline's device, with the encoding they came from.</summary>

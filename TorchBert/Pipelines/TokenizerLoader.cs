@@ -2,11 +2,12 @@ using TorchBert.Tokenization;
 
 namespace TorchBert.Pipelines;
 
-/// <summary>Finds the tokenizer that belongs to a model path (a folder, or a .onnx file's folder).</summary>
+/// <summary>Finds the tokenizer that belongs to a model path (a folder, a .onnx file's folder, or a Hub id).</summary>
 public static class TokenizerLoader
 {
-    public static BertTokenizer ForModel(string path)
+    public static BertTokenizer ForModel(string path, string? revision = null)
     {
+        path = Hub.ModelLocator.Resolve(path, revision, new Hub.ModelFileSelection { TokenizerOnly = true });
         var folder = File.Exists(path) ? Path.GetDirectoryName(Path.GetFullPath(path))! : path;
         return BertTokenizer.FromFolder(folder);
     }

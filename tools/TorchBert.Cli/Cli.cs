@@ -20,6 +20,8 @@ internal static class Cli
     /// <summary>Runs a command body; any failure becomes "torchbert: error: ..." on one line and exit code 1 (2 for usage).</summary>
     public static int Run(Func<int> body)
     {
+        // Hub downloads (any --model that is a Hub id) draw a progress bar on stderr.
+        using var hub = Hub.HubOptions.Use(Hub.HubOptions.FromEnvironment() with { Progress = new ProgressBar().Report });
         try
         {
             return body();
@@ -52,15 +54,11 @@ internal static class Cli
         return DefaultModel.EnsureInstalled(Console.Error);
     }
 
-    /// <summary>fill-mask needs an MLM head: --model, else weights/bert-base-uncased, else a one-line how-to.</summary>
-    public static string MlmModel(string? model)
-    {
-        if (model is not null) return model;
-        var path = DefaultModel.PathOf("bert-base-uncased");
-        if (File.Exists(Path.Combine(path, "config.json"))) return path;
-        throw new UsageException(
-            $"fill-mask needs a model with an MLM head and the embedded all-MiniLM-L6-v2 has none: download bert-base-uncased (config.json, model.safetensors, vocab.txt) and run 'torchbert convert DIR {path}', or pass --model DIR");
-    }
+    /// <summary>The Hub id fill-mask uses without --model (the embedded all-MiniLM-L6-v2 has no MLM head).</summary>
+    public const string DefaultMlmModel = "bert-base-uncased";
+
+    /// <summary>fill-mask needs an MLM head: --model, else the Hub's bert-base-uncased (downloaded once into the HF cache).</summary>
+    public static string MlmModel(string? model) => model ?? DefaultMlmModel;
 
     public static void WriteJson<T>(T value) => Console.WriteLine(JsonSerializer.Serialize(value, Json));
 }

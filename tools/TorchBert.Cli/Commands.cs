@@ -11,9 +11,9 @@ namespace TorchBert.Cli;
 /// <summary>The subcommands. Each is thin: parse, call the library, print.</summary>
 internal static class Commands
 {
-    public static IEnumerable<Command> All() => [FillMask(), Embed(), Similarity(), Tokenize(), Inspect(), Forward.Command(), Convert(), PlotCommands.Command()];
+    public static IEnumerable<Command> All() => [FillMask(), Embed(), Similarity(), Tokenize(), Inspect(), Forward.Command(), Convert(), PlotCommands.Command(), .. HubCommands.All()];
 
-    private static Option<string?> ModelOption() => new("--model") { Description = "model folder (HF or converted) or .onnx file; default: the embedded all-MiniLM-L6-v2" };
+    private static Option<string?> ModelOption() => new("--model") { Description = "model folder (HF or converted), .onnx file or Hub id; default: the embedded all-MiniLM-L6-v2" };
     private static Option<bool> JsonOption() => new("--json") { Description = "print JSON" };
     private static Argument<string[]> Texts(string name = "text") => new(name) { Arity = ArgumentArity.OneOrMore, Description = "input text(s)" };
 
@@ -25,13 +25,14 @@ internal static class Commands
         var json = JsonOption();
         var verbose = new Option<bool>("--verbose") { Description = "show the tensors flowing through preprocess → forward → postprocess" };
         var texts = Texts();
-        var cmd = new Command("fill-mask", "predict [MASK] tokens (HF fill-mask pipeline)") { model, topK, targets, json, verbose, texts };
+        var revision = HubCommands.RevisionOption();
+        var cmd = new Command("fill-mask", "predict [MASK] tokens (HF fill-mask pipeline)") { model, revision, topK, targets, json, verbose, texts };
         cmd.SetAction(p => Cli.Run(() =>
         {
             var inputs = p.GetValue(texts)!;
             var targetList = p.GetValue(targets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             using var pipe = FillMaskPipeline.FromPretrained(Cli.MlmModel(p.GetValue(model)),
-                new PipelineOptions { Verbose = p.GetValue(verbose) }, p.GetValue(topK), targetList);
+                new PipelineOptions { Verbose = p.GetValue(verbose), Revision = p.GetValue(revision) }, p.GetValue(topK), targetList);
             foreach (var w in pipe.Warnings) Console.Error.WriteLine($"torchbert: warning: {w}");
             var results = pipe.Run(inputs);
             if (p.GetValue(json))
@@ -63,11 +64,12 @@ internal static class Commands
         var normalize = new Option<bool>("--normalize") { Description = "L2-normalise the sentence vectors" };
         var json = JsonOption();
         var texts = Texts();
-        var cmd = new Command("embed", "sentence embeddings") { model, pooling, normalize, json, texts };
+        var revision = HubCommands.RevisionOption();
+        var cmd = new Command("embed", "sentence embeddings") { model, revision, pooling, normalize, json, texts };
         cmd.SetAction(p => Cli.Run(() =>
         {
             var pool = ParsePooling(p.GetValue(pooling)!);
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), null, pool, p.GetValue(normalize));
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), new PipelineOptions { Revision = p.GetValue(revision) }, pool, p.GetValue(normalize));
             var inputs = p.GetValue(texts)!;
             var vectors = pipe.Run(inputs);
             if (p.GetValue(json)) { Cli.WriteJson(vectors); return 0; }
@@ -84,11 +86,12 @@ internal static class Commands
         var json = JsonOption();
         var texts = Texts();
         texts.Arity = new ArgumentArity(2, 100_000);
-        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (mean pooling, normalised)") { model, json, texts };
+        var revision = HubCommands.RevisionOption();
+        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (mean pooling, normalised)") { model, revision, json, texts };
         cmd.SetAction(p => Cli.Run(() =>
         {
             var inputs = p.GetValue(texts)!;
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)));
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), new PipelineOptions { Revision = p.GetValue(revision) });
             var matrix = Pipelines.Similarity.Matrix(pipe.Run(inputs));
             if (p.GetValue(json)) { Cli.WriteJson(new { sentences = inputs, similarity = matrix }); return 0; }
             for (int i = 0; i < inputs.Length; i++) Console.WriteLine($"[{i}] {inputs[i]}");
@@ -107,10 +110,11 @@ internal static class Commands
         var maxLength = new Option<int?>("--max-length") { Description = "truncate (longest_first) to this many tokens" };
         var text = new Argument<string>("text") { Description = "text to tokenize" };
         var pair = new Argument<string?>("pair") { Arity = ArgumentArity.ZeroOrOne, Description = "optional second text (sentence pair)" };
-        var cmd = new Command("tokenize", "HF tokenizer output: input_ids, token_type_ids, attention_mask, tokens") { model, json, maxLength, text, pair };
+        var revision = HubCommands.RevisionOption();
+        var cmd = new Command("tokenize", "HF tokenizer output: input_ids, token_type_ids, attention_mask, tokens") { model, revision, json, maxLength, text, pair };
         cmd.SetAction(p => Cli.Run(() =>
         {
-            var tokenizer = TokenizerLoader.ForModel(Cli.ModelOrDefault(p.GetValue(model)));
+            var tokenizer = TokenizerLoader.ForModel(Cli.ModelOrDefault(p.GetValue(model)), p.GetValue(revision));
             var max = p.GetValue(maxLength);
             if (max is <= 0) throw new UsageException($"--max-length must be > 0, got {max}");
             var enc = tokenizer.Encode(p.GetValue(text)!, p.GetValue(pair), new EncodeOptions
@@ -132,7 +136,8 @@ internal static class Commands
         var model = ModelOption();
         var config = new Option<string?>("--config") { Description = "a config.json: print the architecture it describes (no weights)" };
         var json = JsonOption();
-        var cmd = new Command("inspect", "the PyTorch-style module tree and parameter counts") { model, config, json };
+        var revision = HubCommands.RevisionOption();
+        var cmd = new Command("inspect", "the PyTorch-style module tree and parameter counts") { model, revision, config, json };
         cmd.SetAction(p => Cli.Run(() =>
         {
             NativeRuntime.EnsureLoaded();
@@ -142,7 +147,7 @@ internal static class Commands
                 var c = BertConfig.FromFile(configPath);
                 m = BertAutoModel.ForConfig(c).Create(c);
             }
-            else m = Inspection.Load(Cli.ModelOrDefault(p.GetValue(model)));
+            else m = Inspection.Load(Cli.ModelOrDefault(p.GetValue(model)), new PretrainedOptions { Revision = p.GetValue(revision) });
             using (m)
             {
                 var tree = m.ToString();

@@ -15,13 +15,14 @@ internal static class Forward
 {
     public static Command Command()
     {
-        var model = new Option<string>("--model") { Description = "model folder or .onnx file", Required = true };
+        var model = new Option<string>("--model") { Description = "model folder, .onnx file or Hub id", Required = true };
         var input = new Option<string>("--input") { Description = "JSON: input_ids, attention_mask, token_type_ids (B×T, or B×C×T for multiple choice); optional labels, start_positions, end_positions, next_sentence_label, encoder_hidden_states, encoder_attention_mask", Required = true };
         var output = new Option<string>("--output") { Description = "safetensors file to write", Required = true };
         var hidden = new Option<bool>("--hidden-states") { Description = "also write hidden_states.{i} (0 = embeddings)" };
         var attentions = new Option<bool>("--attentions") { Description = "also write attentions.{i}" };
-        var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, input, output, hidden, attentions };
-        cmd.SetAction(p => Cli.Run(() => Run(p.GetValue(model)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions))));
+        var revision = HubCommands.RevisionOption();
+        var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, revision, input, output, hidden, attentions };
+        cmd.SetAction(p => Cli.Run(() => Run(Hub.ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions))));
         return cmd;
     }
 
