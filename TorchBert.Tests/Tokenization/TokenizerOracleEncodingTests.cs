@@ -66,6 +66,58 @@ public class TokenizerOracleEncodingTests
     }
 
     [Fact]
+    public void Word_and_char_maps_match_hf_on_rows_and_windows()
+    {
+        // Fixtures/tokenizer-oracle/word-maps.jsonl (make_word_maps.js): word_to_tokens, word_to_chars, char_to_token
+        // for sequence 0 and 1 of every row and window, positions in code points.
+        int checkedRows = 0;
+        foreach (string line in File.ReadLines(Path.Combine("Fixtures", "tokenizer-oracle", "word-maps.jsonl")))
+        {
+            var c = JsonDocument.Parse(line).RootElement;
+            string text = c.GetProperty("text").GetString()!;
+            string? pair = c.TryGetProperty("pair", out var p) ? p.GetString() : null;
+            Encoding e = Uncased.Encode(text, pair, Options(c));
+            var expected = new List<JsonElement> { c };
+            if (c.TryGetProperty("overflowing", out var o)) expected.AddRange(o.EnumerateArray());
+            e.Overflowing.Should().HaveCount(expected.Count - 1);
+            for (int r = 0; r < expected.Count; r++)
+            {
+                Encoding row = r == 0 ? e : e.Overflowing[r - 1];
+                string what = $"{Describe(c)} window {r}";
+                CheckRow(row, expected[r], text, pair, what);
+                for (int seq = 0; seq < 2; seq++)
+                {
+                    var w2t = expected[r].GetProperty($"w2t{seq}").EnumerateArray().ToList();
+                    var w2c = expected[r].GetProperty($"w2c{seq}").EnumerateArray().ToList();
+                    for (int w = 0; w < w2t.Count; w++)
+                    {
+                        var tokens = row.WordToTokens(w, seq);
+                        Pair(w2t[w]).Should().Be(tokens, $"{what}: word_to_tokens({w}, {seq})");
+                        var chars = row.WordToChars(w, seq);
+                        if (chars is var (cs, ce))
+                        {
+                            string own = row.SequenceIds[tokens!.Value.Start] == 1 ? pair! : text;
+                            chars = (TextOffsets.ToCodePoints(own, cs), TextOffsets.ToCodePoints(own, ce));
+                        }
+                        Pair(w2c[w]).Should().Be(chars, $"{what}: word_to_chars({w}, {seq})");
+                    }
+                    string seqText = seq == 0 ? text : pair ?? "";
+                    var c2t = expected[r].GetProperty($"c2t{seq}").EnumerateArray().ToList();
+                    for (int cp = 0; cp < c2t.Count; cp++)
+                    {
+                        int? want = c2t[cp].ValueKind == JsonValueKind.Null ? null : c2t[cp].GetInt32();
+                        row.CharToToken(TextOffsets.ToUtf16(seqText, cp), seq).Should().Be(want, $"{what}: char_to_token({cp}, {seq})");
+                    }
+                }
+                checkedRows++;
+            }
+        }
+        checkedRows.Should().BeGreaterThan(80);
+
+        static (int, int)? Pair(JsonElement x) => x.ValueKind == JsonValueKind.Null ? null : (x[0].GetInt32(), x[1].GetInt32());
+    }
+
+    [Fact]
     public void Stride_windows_of_a_single_text_overlap_and_keep_word_ids()
     {
         // Oracle case: "one ... ten", max_length 6, stride 2, whole input: windows of 4 tokens, 2 shared.
@@ -97,6 +149,9 @@ public class TokenizerOracleEncodingTests
         b.Encodings[1].Offsets[5..8].Should().Equal((8, 13), (14, 18), (19, 23));   // into the context
         Uncased.EncodeBatch(["a"], options: options with { Truncation = TruncationStrategy.LongestFirst, ReturnOverflowingTokens = false })
             .OverflowToSampleMapping.Should().BeNull();
+        // As HF, the mapping comes whenever overflow is asked for, truncating or not.
+        Uncased.EncodeBatch(["a", "b c"], options: new EncodeOptions { ReturnOverflowingTokens = true })
+            .OverflowToSampleMapping.Should().Equal(0, 1);
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 // Encodes/decodes JSON cases with HF tokenizers. Usage: node oracle.js TOKENIZER_JSON < cases.json > out.jsonl
 // A case (one JSON line out per case, in order):
 //   {text, pair?, add?: bool, trunc?: {max, strategy?: "LongestFirst"|"OnlyFirst"|"OnlySecond", stride?},
-//    pad?: {max?, multiple?}, overflow?: bool, whole?: bool}
+//    pad?: {max?, multiple?}, overflow?: bool, whole?: bool, maps?: bool}
 //   {batch: [{text, pair?}, ...], add?, trunc?, pad?, overflow?}      (a batch: rows + overflow_to_sample_mapping)
 //   {decode: [ids], skip?: bool}
 // Out: ids, types, mask, special, tokens, offsets (code points, as in Python), words (word_ids), seqs (sequence_ids)
@@ -23,6 +23,21 @@ const row = (e) => ({
   tokens: e.getTokens(), offsets: e.getOffsets(), words: e.getWordIds().map((w) => w ?? null),
   seqs: e.getSequenceIds().map((s) => s ?? null),
 });
+// maps: true adds, for sequence 0 and 1, word_to_tokens / word_to_chars of words 0..(max word id + 1) and
+// char_to_token of every code point 0..(text length) of that sequence's text.
+const maps = (e, c) => {
+  const out = {};
+  const maxWord = Math.max(-1, ...e.getWordIds().map((w) => w ?? -1));
+  for (const seq of [0, 1]) {
+    const text = seq === 0 ? c.text : (c.pair ?? '');
+    const n = [...text].length;
+    const nul = (x) => (x === undefined ? null : x);
+    out[`w2t${seq}`] = [...Array(maxWord + 2).keys()].map((w) => nul(e.wordToTokens(w, seq)));
+    out[`w2c${seq}`] = [...Array(maxWord + 2).keys()].map((w) => nul(e.wordToChars(w, seq)));
+    out[`c2t${seq}`] = [...Array(n + 1).keys()].map((p) => nul(e.charToToken(p, seq)));
+  }
+  return out;
+};
 
 (async () => {
   const path = process.argv[2];
@@ -38,8 +53,9 @@ const row = (e) => ({
     if (c.pad) tok.setPadding({ maxLength: c.pad.max, padToMultipleOf: c.pad.multiple });
   };
   const withOverflow = (c, e) => {
-    const out = row(e);
-    if (c.overflow) out.overflowing = e.getOverflowing().map(row);
+    const one = (x) => (c.maps ? { ...row(x), ...maps(x, c) } : row(x));
+    const out = one(e);
+    if (c.overflow) out.overflowing = e.getOverflowing().map(one);
     return out;
   };
   const whole = async (c) => {
