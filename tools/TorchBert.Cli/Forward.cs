@@ -20,17 +20,20 @@ internal static class Forward
         var output = new Option<string>("--output") { Description = "safetensors file to write", Required = true };
         var hidden = new Option<bool>("--hidden-states") { Description = "also write hidden_states.{i} (0 = embeddings)" };
         var attentions = new Option<bool>("--attentions") { Description = "also write attentions.{i}" };
-        var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, input, output, hidden, attentions };
-        cmd.SetAction(p => Cli.Run(() => Run(p.GetValue(model)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions))));
+        var dtype = CommonOptions.DType();
+        var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, input, output, hidden, attentions, dtype };
+        cmd.SetAction(p => Cli.Run(() => Run(p.GetValue(model)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions),
+            CommonOptions.ParseDType(p.GetValue(dtype)))));
         return cmd;
     }
 
-    private static int Run(string modelPath, string inputPath, string outputPath, bool hiddenStates, bool attentions)
+    private static int Run(string modelPath, string inputPath, string outputPath, bool hiddenStates, bool attentions, ScalarType? dtype = null)
     {
         if (!File.Exists(inputPath)) throw new FileNotFoundException($"{inputPath}: input JSON not found");
         var json = JsonNode.Parse(File.ReadAllText(inputPath)) as JsonObject
                    ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
-        using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU });
+        using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU, DType = dtype });
+        CpuFeatures.WarnOnceIfSlow(m.DType, DeviceType.CPU);
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         var ids = Matrix(json, "input_ids", inputPath) ?? throw new FormatException($"{inputPath}: input_ids is required");
