@@ -31,23 +31,28 @@ public sealed class ProfileBench(BenchOptions options, Report report, string mod
             const int inner = 5;
             foreach (var s in stages) for (var i = 0; i < 3; i++) Call(s, threads);   // warm-up
             var us = stages.Select(_ => new List<double>()).ToArray();
+            var cpu = stages.Select(_ => new List<double>()).ToArray();
             for (var r = 0; r < rounds; r++)
                 for (var k = 0; k < stages.Length; k++)
                 {
                     var j = (r + k) % stages.Length;
-                    us[j].Add(Enumerable.Range(0, inner).Select(_ => Call(stages[j], threads)).Order().ElementAt(inner / 2));
+                    var calls = Enumerable.Range(0, inner).Select(_ => CallWithCpu(stages[j], threads)).ToArray();
+                    us[j].Add(calls.Select(x => x.Wall).Order().ElementAt(inner / 2));
+                    cpu[j].Add(calls.Select(x => x.Cpu).Order().ElementAt(inner / 2));
                 }
             // Cold: after the inference section's 250 ms pause, as it measures.
             var cold = new List<double>();
             for (var r = 0; r < (options.Quick ? 8 : 20); r++) { Thread.Sleep(250); cold.Add(Call(stages[0], threads)); }
 
             report.Line($"b1×t{length} (µs, median of {rounds} rounds of the median of {inner} back-to-back calls; load {Machine.LoadAverage()})");
+            report.Line($"  {"stage",-44} {"wall",9}    {"this thread's CPU time (1-thread rows: all the work; contention-proof)"}");
             var json = new JsonObject();
             for (var k = 0; k < stages.Length; k++)
             {
                 var m = Stats.Median(us[k]);
-                report.Line($"  {stages[k].Name,-40} {m,9:F1} µs");
-                json[stages[k].Name] = Math.Round(m, 1);
+                var mc = Stats.Median(cpu[k]);
+                report.Line($"  {stages[k].Name,-44} {m,9:F1} µs {mc,9:F1} µs");
+                json[stages[k].Name] = new JsonObject { ["wall_us"] = Math.Round(m, 1), ["thread_cpu_us"] = Math.Round(mc, 1) };
             }
             var coldMedian = Stats.Median(cold);
             report.Line($"  {"forward after a 250 ms pause (cold)",-40} {coldMedian,9:F1} µs");
@@ -88,7 +93,9 @@ public sealed class ProfileBench(BenchOptions options, Report report, string mod
             new("forward, 1 thread", () => engine.Run(b), 1),
             new("3 input tensors from long[]", () => Op(() => { tensor(b.Ids, b.Shape); tensor(b.Mask, b.Shape); return tensor(b.Types, b.Shape); })),
             new("InputValidation.Check", () => InputValidation.Check(c, ids, mask, types, null)),
+            new("  before: tensor-op range checks", () => { OldRange(ids); OldRange(types); }),
             new("AttentionMasks.AttendsEverywhere", () => AttentionMasks.AttendsEverywhere(mask)),
+            new("  before: eq/all/item mask check", () => { using var k = mask.eq(1); using var a = k.all(); a.item<bool>(); }),
             new("embeddings", () => Op(() => model.Embeddings.forward(ids, types))),
             new("encoder (all layers)", () => Op(() => model.Encoder.forward(x).LastHiddenState)),
             new("one layer", () => Op(() => layer.forward(x).Output)),
@@ -149,6 +156,44 @@ public sealed class ProfileBench(BenchOptions options, Report report, string mod
                 Dump($"b1xt{length} {s.Name}");
             }
         }
+    }
+
+    /// <summary>The range check as it was before HostValues: min, max and two item reads.</summary>
+    private static void OldRange(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        if (t.min().item<long>() < 0 || t.max().item<long>() < 0) throw new InvalidOperationException();
+    }
+
+    private static (double Wall, double Cpu) CallWithCpu(Stage s, int threads)
+    {
+        if (s.Threads > 0) set_num_threads(s.Threads);
+        try
+        {
+            var c = ThreadCpuMicroseconds();
+            var t = Stopwatch.GetTimestamp();
+            s.Body();
+            var wall = Stopwatch.GetElapsedTime(t).TotalMicroseconds;
+            return (wall, ThreadCpuMicroseconds() - c);
+        }
+        finally
+        {
+            if (s.Threads > 0) set_num_threads(threads);
+        }
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeSpec { public long Seconds; public long Nanoseconds; }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int clock_gettime(int clock, out TimeSpec t);
+
+    /// <summary>CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID); NaN off Linux.</summary>
+    private static double ThreadCpuMicroseconds()
+    {
+        if (!OperatingSystem.IsLinux()) return double.NaN;
+        clock_gettime(3, out var t);
+        return t.Seconds * 1e6 + t.Nanoseconds / 1e3;
     }
 
     private static double Call(Stage s, int threads)

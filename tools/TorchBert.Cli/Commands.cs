@@ -29,10 +29,11 @@ internal static class Commands
         var cmd = new Command("fill-mask", "predict [MASK] tokens (HF fill-mask pipeline)") { model, topK, targets, json, verbose, dtype, texts };
         cmd.SetAction(p => Cli.Run(() =>
         {
+            var dt = CommonOptions.ParseDType(p.GetValue(dtype));
             var inputs = p.GetValue(texts)!;
             var targetList = p.GetValue(targets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             using var pipe = FillMaskPipeline.FromPretrained(Cli.MlmModel(p.GetValue(model)),
-                new PipelineOptions { Verbose = p.GetValue(verbose), DType = CommonOptions.ParseDType(p.GetValue(dtype)) }, p.GetValue(topK), targetList);
+                new PipelineOptions { Verbose = p.GetValue(verbose), DType = dt }, p.GetValue(topK), targetList);
             foreach (var w in pipe.Warnings) Console.Error.WriteLine($"torchbert: warning: {w}");
             var results = pipe.Run(inputs);
             if (p.GetValue(json))
@@ -69,8 +70,9 @@ internal static class Commands
         cmd.SetAction(p => Cli.Run(() =>
         {
             var pool = ParsePooling(p.GetValue(pooling)!);
+            var dt = CommonOptions.ParseDType(p.GetValue(dtype));
             using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)),
-                new PipelineOptions { DType = CommonOptions.ParseDType(p.GetValue(dtype)) }, pool, p.GetValue(normalize));
+                new PipelineOptions { DType = dt }, pool, p.GetValue(normalize));
             var inputs = p.GetValue(texts)!;
             var vectors = pipe.Run(inputs);
             if (p.GetValue(json)) { Cli.WriteJson(vectors); return 0; }
@@ -92,8 +94,8 @@ internal static class Commands
         cmd.SetAction(p => Cli.Run(() =>
         {
             var inputs = p.GetValue(texts)!;
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)),
-                new PipelineOptions { DType = CommonOptions.ParseDType(p.GetValue(dtype)) });
+            var dt = CommonOptions.ParseDType(p.GetValue(dtype));
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), new PipelineOptions { DType = dt });
             var matrix = Pipelines.Similarity.Matrix(pipe.Run(inputs));
             if (p.GetValue(json)) { Cli.WriteJson(new { sentences = inputs, similarity = matrix }); return 0; }
             for (int i = 0; i < inputs.Length; i++) Console.WriteLine($"[{i}] {inputs[i]}");

@@ -22,8 +22,11 @@ internal static class Forward
         var attentions = new Option<bool>("--attentions") { Description = "also write attentions.{i}" };
         var dtype = CommonOptions.DType();
         var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, input, output, hidden, attentions, dtype };
-        cmd.SetAction(p => Cli.Run(() => Run(p.GetValue(model)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions),
-            CommonOptions.ParseDType(p.GetValue(dtype)))));
+        cmd.SetAction(p => Cli.Run(() =>
+        {
+            var dt = CommonOptions.ParseDType(p.GetValue(dtype));
+            return Run(p.GetValue(model)!, p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
+        }));
         return cmd;
     }
 
