@@ -51,5 +51,5 @@ internal static class HostValues
     }
 
     private static bool Readable(Tensor t) =>
-        t.device_type == TorchSharp.DeviceType.CPU && t.numel() > 0 && t.is_contiguous();
+        t.device_type == TorchSharp.DeviceType.CPU && t.numel() is > 0 and <= int.MaxValue / 8 && t.is_contiguous();
 }
