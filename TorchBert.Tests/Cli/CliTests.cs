@@ -215,6 +215,19 @@ public sealed class CliTests(CliFixture f) : IClassFixture<CliFixture>
         s[0][2].Should().BeLessThan(0.3);
     }
 
+    [Fact]
+    public void Embed_dtype_bfloat16_stays_close_to_float32_and_warns_once_where_the_cpu_emulates_it()
+    {
+        string[] sentences = ["A man is eating food.", "The sky is blue today."];
+        var fp32 = JsonSerializer.Deserialize<float[][]>(Ok(["embed", "--json", "--normalize", .. sentences]).Stdout)!;
+        var run = Ok(["embed", "--json", "--normalize", "--dtype", "bfloat16", .. sentences]);
+        var bf16 = JsonSerializer.Deserialize<float[][]>(run.Stdout)!;
+        for (int i = 0; i < sentences.Length; i++)
+            TorchBert.Pipelines.Similarity.Cosine(fp32[i], bf16[i]).Should().BeGreaterThan(0.999, "bf16 vs fp32 sentence vector");
+        var warnings = run.StderrLines.Count(l => l.StartsWith("torchbert: warning: bfloat16 on this CPU will be slower than float32"));
+        warnings.Should().Be(CpuFeatures.NativeBf16 == false ? 1 : 0, run.ToString());
+    }
+
     // ---------------------------------------------------------------- inspect
 
     [Fact]
@@ -335,6 +348,8 @@ public sealed class CliTests(CliFixture f) : IClassFixture<CliFixture>
     [InlineData(2, "Cannot parse argument 'many' for option '--top-k'", "fill-mask", "--model", "{mlm}", "--top-k", "many", "a [MASK]")]
     [InlineData(1, "bert-base-uncased: offline mode is on (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE) and revision 'main' of the repo is not in the cache*", "fill-mask", "a [MASK]")]
     [InlineData(2, "--pooling must be mean or cls, got 'max'", "embed", "--pooling", "max", "text")]
+    [InlineData(2, "--dtype must be one of bfloat16 | float16 | float32, got 'int8'", "embed", "--dtype", "int8", "text")]
+    [InlineData(2, "--dtype must be one of bfloat16 | float16 | float32, got 'fp8'", "forward", "--model", "{mlm}", "--input", "{work}/ragged.json", "--output", "{work}/o.safetensors", "--dtype", "fp8")]
     [InlineData(2, "--max-length must be > 0, got 0", "tokenize", "--max-length", "0", "text")]
     [InlineData(1, "{work}/ragged.json: input_ids[1] has 2 values, row 0 has 3 (rows must be equally long)", "forward", "--model", "{mlm}", "--input", "{work}/ragged.json", "--output", "{work}/o.safetensors")]
     [InlineData(1, "{work}/fraction.json: input_ids[0][1] is not an integer", "forward", "--model", "{mlm}", "--input", "{work}/fraction.json", "--output", "{work}/o.safetensors")]

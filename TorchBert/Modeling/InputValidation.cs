@@ -46,8 +46,11 @@ public static class InputValidation
     {
         if (t is null || t.device_type != TorchSharp.DeviceType.CPU || t.numel() == 0) return;
         using var scope = NewDisposeScope(); // frees min/max and the error path's temporaries
-        var min = t.min().item<long>();
-        var max = t.max().item<long>();
+        if (!HostValues.TryMinMax(t, out var min, out var max)) // contiguous int64/int32: read in place, no tensor op
+        {
+            min = t.min().item<long>();
+            max = t.max().item<long>();
+        }
         if (min < 0 || max >= limit)
         {
             var bad = min < 0 ? min : max;

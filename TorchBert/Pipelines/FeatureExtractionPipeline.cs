@@ -14,7 +14,7 @@ public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer,
 {
     public static FeatureExtractionPipeline FromPretrained(string path, PipelineOptions? options = null)
     {
-        var model = BertModel.FromPretrained(path, new PretrainedOptions { Device = options?.Device, Revision = options?.Revision });
+        var model = BertModel.FromPretrained(path, new PretrainedOptions { Device = options?.Device, Revision = options?.Revision, DType = options?.DType });
         try { return new FeatureExtractionPipeline(model, TokenizerLoader.ForModel(path, options?.Revision), options); }
         catch { model.Dispose(); throw; }
     }
@@ -54,7 +54,7 @@ public class SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer,
 
     public static SentenceEmbeddingPipeline FromPretrained(string path, PipelineOptions? options = null, Pooling pooling = Pooling.Mean, bool normalize = true)
     {
-        var model = BertModel.FromPretrained(path, new PretrainedOptions { Device = options?.Device, Revision = options?.Revision });
+        var model = BertModel.FromPretrained(path, new PretrainedOptions { Device = options?.Device, Revision = options?.Revision, DType = options?.DType });
         try { return new SentenceEmbeddingPipeline(model, TokenizerLoader.ForModel(path, options?.Revision), options, pooling, normalize); }
         catch { model.Dispose(); throw; }
     }

@@ -34,7 +34,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, MaskedLMOutput, IReadO
     /// <summary>Loads model and tokenizer from a model folder.</summary>
     public static FillMaskPipeline FromPretrained(string path, PipelineOptions? options = null, int topK = 5, IEnumerable<string>? targets = null)
     {
-        var model = BertForMaskedLM.FromPretrained(path, new PretrainedOptions { Device = options?.Device, Revision = options?.Revision });
+        var model = BertForMaskedLM.FromPretrained(path, new PretrainedOptions { Device = options?.Device, Revision = options?.Revision, DType = options?.DType });
         try { return new FillMaskPipeline(model, TokenizerLoader.ForModel(path, options?.Revision), options, topK, targets); }
         catch { model.Dispose(); throw; }
     }

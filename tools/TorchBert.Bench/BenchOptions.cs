@@ -9,15 +9,17 @@ public sealed record BenchOptions
     public string? JsonPath { get; init; }
     /// <summary>Hidden: measure one load in this (fresh) process and print its memory, for the parent's load section.</summary>
     public string? LoadChild { get; init; }
+    /// <summary>Hidden: run each profile stage this many times for callgrind (scripts/callgrind-profile.sh), then exit.</summary>
+    public int? CallgrindCalls { get; init; }
     public HashSet<string> Sections { get; init; } = [.. All];
 
-    public static readonly string[] All = ["inference", "levers", "dtypes", "tokenization", "load", "memory", "batching"];
+    public static readonly string[] All = ["inference", "levers", "profile", "dtypes", "tokenization", "load", "memory", "batching"];
 
     public int FillMaskCalls => MemoryCalls ?? (Quick ? 1_000 : 10_000);
 
     public const string Usage =
         "usage: torchbert-bench [--quick] [--threads N] [--memory-calls N] [--only a,b] [--json FILE]\n" +
-        "  sections: inference, levers, dtypes, tokenization, load, memory, batching (default: all)";
+        "  sections: inference, levers, profile, dtypes, tokenization, load, memory, batching (default: all)";
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
@@ -37,6 +39,7 @@ public sealed record BenchOptions
                 "--memory-calls" => o with { MemoryCalls = Positive("--memory-calls") },
                 "--json" => o with { JsonPath = Value() },
                 "--load-child" => o with { LoadChild = Value() },
+                "--callgrind" => o with { CallgrindCalls = Positive("--callgrind") },
                 "--only" => o with { Sections = ParseSections(Value()) },
                 "-h" or "--help" => throw new HelpRequested(),
                 var a => throw new ArgumentException($"unknown argument '{a}'"),

@@ -14,19 +14,23 @@ public sealed class InferenceBench(BenchOptions options, Report report, string m
     private static readonly Case[] Cases =
     [
         new(1, 16, 20, 100, 30),
+        new(1, 64, 10, 60, 20),
         new(8, 128, 3, 20, 6),
         new(32, 256, 1, 6, 2),
     ];
 
-    /// <summary>Runs the fp32 cases; returns the b8×128 ratio (TorchBert throughput / ORT throughput).</summary>
-    public double RunFp32()
+    /// <summary>
+    /// Runs the fp32 cases; returns the ratios (TorchBert throughput / ORT throughput) for the benchmark's last lines:
+    /// <c>b1_t16</c>, <c>b1_t64</c>, <c>b8_t128</c> (the pipelines' forward, skipPadding) and <c>b8_t128_all_positions</c> (HF's).
+    /// </summary>
+    public Dictionary<string, double> RunFp32()
     {
         report.Section("inference", "fp32, TorchBert (SDPA) vs ONNX Runtime, same inputs, alternating");
         using var ours = new TorchBertEngine(BertModel.FromPretrained(modelDir, new PretrainedOptions { Device = CPU }), "TorchBert all positions");
         using var packed = new TorchBertEngine(ours.Model, "TorchBert skipPadding", skipPadding: true, ownsModel: false);
         using var ort = new OrtEngine(onnxPath, options.Threads);
         var config = ours.Model.Config;
-        double ratioB8 = double.NaN;
+        var ratios = new Dictionary<string, double>();
         foreach (var c in Cases)
         {
             var batch = Batch.Make(tokenizer, c.Batch, c.Length);
@@ -41,7 +45,7 @@ public sealed class InferenceBench(BenchOptions options, Report report, string m
             var headline = timings[^2];
             var ratio = ortTiming.Median / headline.Median;
             report.Line($"b{c.Batch}×t{c.Length} ({batch.RealTokens} real tokens of {c.Batch * c.Length}; max |Δ| last_hidden_state vs ORT " +
-                        $"on real tokens {diff:E1}, skipPadding {diffPacked:E1})");
+                        $"on real tokens {diff:E1}, skipPadding {diffPacked:E1}; load {Machine.LoadAverage()})");
             foreach (var t in timings) report.Line(t.Row(c.Batch, flops));
             foreach (var t in timings[..^1]) report.Line($"  ratio {t.Engine}/ORT throughput: {ortTiming.Median / t.Median:F2}");
             var json = new JsonObject
@@ -58,13 +62,15 @@ public sealed class InferenceBench(BenchOptions options, Report report, string m
                 json[$"ratio {t.Engine}"] = Math.Round(ortTiming.Median / t.Median, 3);
             }
             report.Value($"b{c.Batch}_t{c.Length}", json);
-            if (c.Batch == 8) ratioB8 = ratio;
+            ratios[$"b{c.Batch}_t{c.Length}"] = ratio;
+            ratios[$"b{c.Batch}_t{c.Length}_all_positions"] = ortTiming.Median / timings[0].Median;
         }
-        return ratioB8;
+        return ratios;
     }
 
-    /// <summary>bf16 and fp16 weights/compute on CPU at b8×128: time vs fp32 and ORT, output cosine vs fp32.</summary>
-    public void RunReducedPrecision()
+    /// <summary>bf16 and fp16 weights/compute on CPU at b8×128: time vs fp32 and ORT, output cosine vs fp32; returns
+    /// (bf16 throughput / ORT fp32 throughput, bf16 mean cosine).</summary>
+    public (double Bf16VsOrt, double Bf16Cosine) RunReducedPrecision()
     {
         report.Section("dtypes", "TorchBert bf16 / fp16 on CPU at b8×t128, vs fp32 TorchBert and ONNX Runtime fp32");
         report.Line($"native support on this CPU: bf16 {(Machine.NativeBf16 ? "yes" : "no (emulated through fp32)")}, " +
@@ -75,15 +81,17 @@ public sealed class InferenceBench(BenchOptions options, Report report, string m
         var reference = fp32.LastHiddenState(batch);
         var config = fp32.Model.Config;
         var flops = EncoderFlops(config, batch);
+        (double, double) bf16 = (double.NaN, double.NaN);
         foreach (var dtype in new[] { ScalarType.BFloat16, ScalarType.Float16 })
         {
             using var reduced = new TorchBertEngine(
                 BertModel.FromPretrained(modelDir, new PretrainedOptions { Device = CPU, DType = dtype }), $"TorchBert {dtype}");
             var cosine = MeanCosineOnRealTokens(reduced.LastHiddenState(batch), reference, batch, config.HiddenSize);
             var timings = Timer.Alternate([reduced, fp32, ort], batch, 1, options.Quick ? 2 : 4);
-            report.Line($"{dtype}: mean cosine vs fp32 over real tokens {cosine:F5}");
+            report.Line($"{dtype}: mean cosine vs fp32 over real tokens {cosine:F5} (load {Machine.LoadAverage()})");
             foreach (var t in timings) report.Line(t.Row(batch.Size, flops));
             var vsOrt = timings[2].Median / timings[0].Median;
+            if (dtype == ScalarType.BFloat16) bf16 = (vsOrt, cosine);
             report.Line($"  {dtype} throughput / ORT fp32: {vsOrt:F2}");
             report.Value(dtype.ToString(), new JsonObject
             {
@@ -95,6 +103,7 @@ public sealed class InferenceBench(BenchOptions options, Report report, string m
                 ["native"] = dtype == ScalarType.BFloat16 ? Machine.NativeBf16 : Machine.NativeFp16,
             });
         }
+        return bf16;
     }
 
     public static double EncoderFlops(BertConfig c, Batch b) =>

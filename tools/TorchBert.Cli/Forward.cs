@@ -21,17 +21,23 @@ internal static class Forward
         var hidden = new Option<bool>("--hidden-states") { Description = "also write hidden_states.{i} (0 = embeddings)" };
         var attentions = new Option<bool>("--attentions") { Description = "also write attentions.{i}" };
         var revision = HubCommands.RevisionOption();
-        var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, revision, input, output, hidden, attentions };
-        cmd.SetAction(p => Cli.Run(() => Run(Hub.ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions))));
+        var dtype = CommonOptions.DType();
+        var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, revision, input, output, hidden, attentions, dtype };
+        cmd.SetAction(p => Cli.Run(() =>
+        {
+            var dt = CommonOptions.ParseDType(p.GetValue(dtype));
+            return Run(Hub.ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
+        }));
         return cmd;
     }
 
-    private static int Run(string modelPath, string inputPath, string outputPath, bool hiddenStates, bool attentions)
+    private static int Run(string modelPath, string inputPath, string outputPath, bool hiddenStates, bool attentions, ScalarType? dtype = null)
     {
         if (!File.Exists(inputPath)) throw new FileNotFoundException($"{inputPath}: input JSON not found");
         var json = JsonNode.Parse(File.ReadAllText(inputPath)) as JsonObject
                    ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
-        using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU });
+        using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU, DType = dtype });
+        CpuFeatures.WarnOnceIfSlow(m.DType, DeviceType.CPU);
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         var known = new[] { "input_ids", "attention_mask", "token_type_ids", "position_ids", "labels", "start_positions",
