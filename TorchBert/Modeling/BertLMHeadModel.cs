@@ -1,0 +1,111 @@
+using TorchBert.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace TorchBert.Modeling;
+
+#pragma warning disable IDE1006 // Field names are HF's checkpoint keys.
+
+/// <summary>
+/// Port of HF <c>BertLMHeadModel</c> (transformers 4.4x): a decoder <see cref="BertModel"/> without pooler under
+/// <c>bert</c> (causal self-attention, key/value cache, optional cross-attention) and the MLM head under <c>cls</c>,
+/// decoder weight tied to the word embeddings; loss = next-token cross-entropy. <see cref="Generate"/> decodes with the cache.
+/// HF only warns when <c>is_decoder</c> is false; so does this class (<see cref="Warning"/>): the model is then bidirectional.
+/// </summary>
+public sealed partial class BertLMHeadModel : BertPreTrainedModel
+{
+    private readonly BertModel bert;
+    private readonly BertOnlyMLMHead cls;
+
+    public BertLMHeadModel(BertConfig config) : base(nameof(BertLMHeadModel), config.Validate())
+    {
+        if (!config.IsDecoder) Warning = "If you want to use `BertLMHeadModel` as a standalone, add `is_decoder=True.`";
+        bert = new BertModel(config, addPoolingLayer: false, initWeights: false);
+        cls = new BertOnlyMLMHead(config, () => bert.Embeddings.WordEmbeddingWeight);
+        RegisterComponents();
+        if (!SkipInit) InitWeights();
+    }
+
+    public BertModel Bert => bert;
+    public BertOnlyMLMHead Cls => cls;
+
+    /// <summary>HF's construction warning (config not a decoder), or null.</summary>
+    public string? Warning { get; }
+
+    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
+    public static BertLMHeadModel FromPretrained(string path, PretrainedOptions? options = null) =>
+        Pretrained.Load(path, options, (c, _) => new BertLMHeadModel(c));
+
+    protected override void InitHeadExtras()
+    {
+        using var noGrad = no_grad();
+        cls.Predictions.Bias.zero_();
+    }
+
+    /// <summary>PyTorch's state dict of the tied model: with the aliases <c>cls.predictions.decoder.weight</c> / <c>.bias</c>, as <see cref="BertForMaskedLM.state_dict"/>.</summary>
+    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
+    {
+        var result = base.state_dict(destination, prefix);
+        var p = string.IsNullOrEmpty(prefix) ? "" : prefix + ".";
+        result.TryAdd(p + "cls.predictions.decoder.weight", cls.Predictions.Decoder.weight);
+        result.TryAdd(p + "cls.predictions.decoder.bias", cls.Predictions.Bias);
+        return result;
+    }
+
+    /// <summary>
+    /// HF's <c>BertLMHeadModel.forward</c>: the <see cref="BertModel.forward"/> inputs, then <paramref name="labels"/>
+    /// (B, T) int64 token ids with -100 ignored — the loss compares the logits at position t with the label at t + 1 — and
+    /// the flags. With labels no cache is kept (HF sets use_cache = False).
+    /// </summary>
+    public CausalLMOutputWithCrossAttentions forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null,
+        Tensor? positionIds = null, Tensor? labels = null, bool outputHiddenStates = false, bool outputAttentions = false,
+        Tensor? encoderHiddenStates = null, Tensor? encoderAttentionMask = null, BertCache? pastKeyValues = null, bool? useCache = null)
+    {
+        if (labels is not null)
+        {
+            CheckLabels(labels, inputIds);
+            useCache = false;
+        }
+        using var scope = NewDisposeScope();
+        var o = bert.forward(inputIds, attentionMask, tokenTypeIds, positionIds, outputHiddenStates, outputAttentions,
+            skipPadding: false, encoderHiddenStates, encoderAttentionMask, pastKeyValues, useCache);
+        try
+        {
+            var logits = cls.forward(o.LastHiddenState);                                       // (B, T, vocab)
+            var loss = labels is null ? null : NextTokenLoss(logits, labels);
+            var result = new CausalLMOutputWithCrossAttentions(loss, logits, o.TakePastKeyValues(), o.HiddenStates, o.Attentions, o.CrossAttentions);
+            foreach (var t in result.Tensors()) t.MoveToOuterDisposeScope();
+            return result;
+        }
+        finally
+        {
+            o.TakePastKeyValues()?.Dispose(); // only on failure: the result took it otherwise
+        }
+    }
+
+    /// <summary>HF's causal LM loss: cross-entropy of logits[:, :-1] against labels[:, 1:], mean over labels that are not -100, in float32.</summary>
+    private Tensor NextTokenLoss(Tensor logits, Tensor labels)
+    {
+        var vocab = logits.shape[^1];
+        var shifted = logits[.., ..^1, ..].to(float32).reshape(-1, vocab);                   // (B·(T-1), vocab)
+        var targets = labels[.., 1..].to(int64).to(logits.device).reshape(-1);                // (B·(T-1))
+        return nn.functional.cross_entropy(shifted, targets, ignore_index: -100);
+    }
+
+    private void CheckLabels(Tensor labels, Tensor inputIds)
+    {
+        if (!labels.shape.SequenceEqual(inputIds.shape))
+            throw new ArgumentException($"labels has shape {InputValidation.Shape(labels)} but input_ids has shape {InputValidation.Shape(inputIds)}", nameof(labels));
+        if (labels.dtype is not (ScalarType.Int64 or ScalarType.Int32))
+            throw new ArgumentException($"labels must be int64 token ids (-100 = ignored), got {labels.dtype}", nameof(labels));
+        if (labels.device_type != DeviceType.CPU) return;
+        using var scope = NewDisposeScope();
+        var bad = (labels.ne(-100) & (labels.lt(0) | labels.ge(Config.VocabSize))).nonzero();
+        if (bad.shape[0] > 0)
+        {
+            long b = bad[0, 0].item<long>(), t = bad[0, 1].item<long>();
+            throw new ArgumentException($"labels contains {labels[b, t].item<long>()} at position ({b}, {t}); " +
+                                        $"it must be -100 (ignored) or a token id in [0, {Config.VocabSize}) (vocab_size)", nameof(labels));
+        }
+    }
+}
