@@ -19,6 +19,7 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
 
     public BertLMHeadModel(BertConfig config) : base(nameof(BertLMHeadModel), config.Validate())
     {
+        BertForMaskedLM.RequireTiedEmbeddings(config, nameof(BertLMHeadModel));
         if (!config.IsDecoder) Warning = "If you want to use `BertLMHeadModel` as a standalone, add `is_decoder=True.`";
         bert = new BertModel(config, addPoolingLayer: false, initWeights: false);
         cls = new BertOnlyMLMHead(config, () => bert.Embeddings.WordEmbeddingWeight);
@@ -36,20 +37,20 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     public static BertLMHeadModel FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load(path, options, (c, _) => new BertLMHeadModel(c));
 
+    /// <summary>HF: <c>_tied_weights_keys</c> = the decoder; <c>_keys_to_ignore_on_load_unexpected</c> = [r"pooler"].</summary>
+    public override LoadingPolicy LoadingPolicy { get; } = new()
+    {
+        TiedWeights = LoadingPolicy.TiedMlmDecoder,
+        KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler,
+    };
+
+    /// <summary>The decoder class: is_decoder / add_cross_attention configs are what it runs.</summary>
+    protected internal override bool HonorsDecoderConfig => true;
+
     protected override void InitHeadExtras()
     {
         using var noGrad = no_grad();
         cls.Predictions.Bias.zero_();
-    }
-
-    /// <summary>PyTorch's state dict of the tied model: with the aliases <c>cls.predictions.decoder.weight</c> / <c>.bias</c>, as <see cref="BertForMaskedLM.state_dict"/>.</summary>
-    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
-    {
-        var result = base.state_dict(destination, prefix);
-        var p = string.IsNullOrEmpty(prefix) ? "" : prefix + ".";
-        result.TryAdd(p + "cls.predictions.decoder.weight", cls.Predictions.Decoder.weight);
-        result.TryAdd(p + "cls.predictions.decoder.bias", cls.Predictions.Bias);
-        return result;
     }
 
     /// <summary>
@@ -74,8 +75,7 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
             var logits = cls.forward(o.LastHiddenState);                                       // (B, T, vocab)
             var loss = labels is null ? null : NextTokenLoss(logits, labels);
             var result = new CausalLMOutputWithCrossAttentions(loss, logits, o.TakePastKeyValues(), o.HiddenStates, o.Attentions, o.CrossAttentions);
-            foreach (var t in result.Tensors()) t.MoveToOuterDisposeScope();
-            return result;
+            return result.MoveOut<CausalLMOutputWithCrossAttentions>();
         }
         finally
         {
