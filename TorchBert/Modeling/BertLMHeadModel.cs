@@ -64,7 +64,7 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     {
         if (labels is not null)
         {
-            CheckLabels(labels, inputIds);
+            HeadLosses.ClassIndices(labels, "labels", [inputIds.shape], Config.VocabSize, "vocab_size");
             useCache = false;
         }
         using var scope = NewDisposeScope();
@@ -84,28 +84,6 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     }
 
     /// <summary>HF's causal LM loss: cross-entropy of logits[:, :-1] against labels[:, 1:], mean over labels that are not -100, in float32.</summary>
-    private Tensor NextTokenLoss(Tensor logits, Tensor labels)
-    {
-        var vocab = logits.shape[^1];
-        var shifted = logits[.., ..^1, ..].to(float32).reshape(-1, vocab);                   // (B·(T-1), vocab)
-        var targets = labels[.., 1..].to(int64).to(logits.device).reshape(-1);                // (B·(T-1))
-        return nn.functional.cross_entropy(shifted, targets, ignore_index: -100);
-    }
-
-    private void CheckLabels(Tensor labels, Tensor inputIds)
-    {
-        if (!labels.shape.SequenceEqual(inputIds.shape))
-            throw new ArgumentException($"labels has shape {InputValidation.Shape(labels)} but input_ids has shape {InputValidation.Shape(inputIds)}", nameof(labels));
-        if (labels.dtype is not (ScalarType.Int64 or ScalarType.Int32))
-            throw new ArgumentException($"labels must be int64 token ids (-100 = ignored), got {labels.dtype}", nameof(labels));
-        if (labels.device_type != DeviceType.CPU) return;
-        using var scope = NewDisposeScope();
-        var bad = (labels.ne(-100) & (labels.lt(0) | labels.ge(Config.VocabSize))).nonzero();
-        if (bad.shape[0] > 0)
-        {
-            long b = bad[0, 0].item<long>(), t = bad[0, 1].item<long>();
-            throw new ArgumentException($"labels contains {labels[b, t].item<long>()} at position ({b}, {t}); " +
-                                        $"it must be -100 (ignored) or a token id in [0, {Config.VocabSize}) (vocab_size)", nameof(labels));
-        }
-    }
+    private static Tensor NextTokenLoss(Tensor logits, Tensor labels) =>
+        HeadLosses.CrossEntropy(logits[.., ..^1, ..].to(float32), labels[.., 1..].to(logits.device));
 }

@@ -157,4 +157,40 @@ public class CrossAttentionTests
             TensorAssert.Close(cat(steps, 1), reference.Logits, 1e-4, $"{model.Config.AttnImplementation}: cached steps vs full forward");
         }
     }
+
+    [Theory]
+    [InlineData(PositionEmbeddingType.RelativeKey)]
+    [InlineData(PositionEmbeddingType.RelativeKeyQuery)]
+    public void Relative_position_decoders_decode_one_token_at_a_time_as_the_full_forward(PositionEmbeddingType type)
+    {
+        var config = Config(AttentionImplementation.Sdpa);                        // SDPA falls back to eager here, as HF
+        config.AddCrossAttention = false;
+        config.PositionEmbeddingType = type;
+        manual_seed(77);
+        using var model = new BertLMHeadModel(config);
+        model.eval();
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        var ids = randint(1, 64, [2, 6], dtype: int64);
+        var full = model.forward(ids, useCache: false).Logits;
+        BertCache? past = null;
+        var steps = new List<Tensor>();
+        try
+        {
+            for (int t = 0; t < 6;)
+            {
+                var n = t == 0 ? 3 : 1;                                          // HF's cached relative scores assume one new token
+                var o = model.forward(ids[.., t..(t + n)], pastKeyValues: past);
+                past?.Dispose();
+                past = o.TakePastKeyValues();
+                steps.Add(o.Logits);
+                t += n;
+            }
+        }
+        finally
+        {
+            past?.Dispose();
+        }
+        TensorAssert.Close(cat(steps, 1), full, 1e-4, $"{type}: cached steps vs full forward");
+    }
 }

@@ -76,11 +76,11 @@ public class DecoderErrorTests
         using var model = LMHeadFixtureTests.Load(AttentionImplementation.Sdpa);
         using var scope = NewDisposeScope();
         var ids = ones(2, 4, dtype: int64);
-        Call(() => model.forward(ids, labels: ones(2, 3, dtype: int64))).Should().Throw<ArgumentException>().WithMessage("labels has shape [2, 3] but input_ids has shape [2, 4]*");
-        Call(() => model.forward(ids, labels: ones(2, 4))).Should().Throw<ArgumentException>().WithMessage("labels must be int64*Float32*");
+        Call(() => model.forward(ids, labels: ones(2, 3, dtype: int64))).Should().Throw<ArgumentException>().WithMessage("labels has shape [2, 3]; expected [2, 4]*");
+        Call(() => model.forward(ids, labels: ones(2, 4))).Should().Throw<ArgumentException>().WithMessage("labels must be integer*Float32*");
         var bad = full(2, 4, -100L);
         bad[1, 2] = tensor(2000L);
-        Call(() => model.forward(ids, labels: bad)).Should().Throw<ArgumentException>().WithMessage("labels contains 2000 at position (1, 2)*[0, 2000)*");
+        Call(() => model.forward(ids, labels: bad)).Should().Throw<ArgumentException>().WithMessage("labels contains 2000 at (1, 2); it must be in [0, 2000) (vocab_size) or -100 (ignored)*");
     }
 
     [Fact]

@@ -47,6 +47,9 @@ public sealed class DecoderLoadingTests : IDisposable
         TensorAssert.Close(o.Attentions![1], e["attentions.1"], 1e-5, "causal attentions");
         for (int i = 0; i < 2; i++) TensorAssert.Close(o.PastKeyValues!.Key(i), e[$"past.{i}.key"], 1e-5, $"past.{i}.key");
         o.Named().Select(n => n.Name).Should().Contain(["last_hidden_state", "past_key_values.0.key", "attentions.0"]);
+        using var packed = model.forward(e["input_ids"], e["attention_mask"], e["token_type_ids"], skipPadding: true);
+        using var padded = model.forward(e["input_ids"], e["attention_mask"], e["token_type_ids"]);
+        TensorAssert.Close(packed.LastHiddenState, padded.LastHiddenState, 0, "skipPadding is ignored by decoders: every position as HF");
     }
 
     [Theory]
