@@ -106,4 +106,36 @@ public class GenerateTests
         ((Action)(() => model.Generate(Prompt(), new GenerationOptions { Temperature = 0 }))).Should().Throw<ArgumentException>().WithMessage("*temperature*");
         ((Action)(() => model.Generate(Prompt(), new GenerationOptions { TopK = -1 }))).Should().Throw<ArgumentException>().WithMessage("*top_k*");
     }
+
+    [Fact]
+    public void Greedy_with_a_padded_prompt_and_encoder_states_equals_full_forwards()
+    {
+        var (eager, sdpa) = CrossAttentionTests.Models();
+        using var _ = eager;
+        using var __ = sdpa;
+        using var scope = NewDisposeScope();
+        manual_seed(11);
+        var enc = randn(2, 5, 16);
+        var encMask = tensor(new long[,] { { 1, 1, 1, 1, 1 }, { 1, 1, 0, 0, 0 } });
+        var prompt = tensor(new long[,] { { 5, 6, 7, 8 }, { 9, 10, 0, 0 } });
+        var mask = tensor(new long[,] { { 1, 1, 1, 1 }, { 1, 1, 0, 0 } });
+        long[,] expected;
+        using (inference_mode())
+        {
+            var ids = prompt;
+            var m = mask;
+            for (int s = 0; s < 5; s++)
+            {
+                var logits = eager.forward(ids, m, encoderHiddenStates: enc, encoderAttentionMask: encMask, useCache: false).Logits;
+                ids = cat([ids, logits[.., -1, ..].argmax(-1).unsqueeze(1)], 1);
+                m = cat([m, ones(2, 1, dtype: int64)], 1);
+            }
+            expected = ToArray(ids);
+        }
+        foreach (var model in new[] { eager, sdpa })
+        {
+            using var generated = model.Generate(prompt, new GenerationOptions { MaxNewTokens = 5 }, mask, enc, encMask);
+            ToArray(generated).Should().BeEquivalentTo(expected, o => o.WithStrictOrdering(), $"{model.Config.AttnImplementation}");
+        }
+    }
 }
