@@ -25,7 +25,7 @@ public sealed partial class FastPathTests
         var noMask = sdpa.forward(ids).LastHiddenState;
         var onesMask = sdpa.forward(ids, mask).LastHiddenState;
         var extended = AttentionMasks.Extended(mask, ScalarType.Float32);             // (3, 1, 1, 11) of zeros
-        var explicitMask = sdpa.Encoder.forward(sdpa.Embeddings.forward(ids), extended).LastHiddenState;
+        var explicitMask = sdpa.Encoder.forward(sdpa.Embeddings.forward(ids), AttentionContext.Encoder(extended)).LastHiddenState;
         var eagerOut = eager.forward(ids, mask).LastHiddenState;
 
         TensorAssert.Close(onesMask, noMask, 0, "all-ones mask = no mask");

@@ -49,13 +49,13 @@ public class ModuleParityTests
         {
             var layer = bert.Encoder.Layers[i];
             var input = e[i == 0 ? "embeddings" : $"layer.{i - 1}.output"];
-            var (context, probs) = layer.Attention.Self.forward(input, mask, outputAttentions: true);
+            var (context, probs) = layer.Attention.Self.forward(input, AttentionContext.Encoder(mask, outputAttentions: true));
             TensorAssert.Close(context, e[$"layer.{i}.attention.self.context"], HiddenTol, $"layer {i} self-attention context");
             TensorAssert.Close(probs!, e[$"layer.{i}.attention.probs"], HiddenTol, $"layer {i} attention probs");
-            var (fastContext, noProbs) = layer.Attention.Self.forward(input, mask);
+            var (fastContext, noProbs) = layer.Attention.Self.forward(input, AttentionContext.Encoder(mask));
             noProbs.Should().BeNull();
             TensorAssert.Close(fastContext, e[$"layer.{i}.attention.self.context"], HiddenTol, $"layer {i} context ({attn} path)");
-            TensorAssert.Close(layer.Attention.forward(input, mask).Output, e[$"layer.{i}.attention.output"], HiddenTol, $"layer {i} attention output");
+            TensorAssert.Close(layer.Attention.forward(input, AttentionContext.Encoder(mask)).Output, e[$"layer.{i}.attention.output"], HiddenTol, $"layer {i} attention output");
             TensorAssert.Close(layer.Intermediate.forward(e[$"layer.{i}.attention.output"]), e[$"layer.{i}.intermediate"], HiddenTol, $"layer {i} intermediate");
             TensorAssert.Close(layer.Output.forward(e[$"layer.{i}.intermediate"], e[$"layer.{i}.attention.output"]), e[$"layer.{i}.output"], HiddenTol, $"layer {i} output");
         }

@@ -35,6 +35,12 @@ public sealed partial class BertConfig
     public double LayerNormEps { get; set; } = 1e-12;
     public int PadTokenId { get; set; }
     public PositionEmbeddingType PositionEmbeddingType { get; set; } = PositionEmbeddingType.Absolute;
+    /// <summary>HF <c>is_decoder</c>: causal self-attention (and a key/value cache) instead of bidirectional.</summary>
+    public bool IsDecoder { get; set; }
+    /// <summary>HF <c>add_cross_attention</c>: a <c>crossattention</c> block per layer (needs <see cref="IsDecoder"/> to build a model, as HF).</summary>
+    public bool AddCrossAttention { get; set; }
+    /// <summary>HF <c>use_cache</c>: decoders return <c>past_key_values</c> unless a call says otherwise.</summary>
+    public bool UseCache { get; set; } = true;
     /// <summary>Not a config.json key in HF (a from_pretrained argument); kept here so one switch selects it.</summary>
     public AttentionImplementation AttnImplementation { get; set; } = AttentionImplementation.Sdpa;
     /// <summary>HF <c>problem_type</c>: regression, single_label_classification or multi_label_classification; null = inferred per call.</summary>
@@ -139,6 +145,9 @@ public sealed partial class BertConfig
             case "layer_norm_eps": LayerNormEps = v!.GetValue<double>(); return true;
             case "pad_token_id": PadTokenId = v is null ? 0 : Int(v); return true;
             case "position_embedding_type": PositionEmbeddingType = ParsePos(v?.GetValue<string>() ?? "absolute"); return true;
+            case "is_decoder": IsDecoder = Bool(v); return true;
+            case "add_cross_attention": AddCrossAttention = Bool(v); return true;
+            case "use_cache": UseCache = Bool(v); return true;
             case "problem_type": ProblemType = v?.GetValue<string>(); return true;
             case "classifier_dropout": ClassifierDropout = v?.GetValue<double>(); return true;
             case "tie_word_embeddings": TieWordEmbeddings = v?.GetValue<bool>() ?? true; return true;
@@ -146,6 +155,7 @@ public sealed partial class BertConfig
         }
     }
 
+    private static bool Bool(JsonNode? v) => v is null ? throw new FormatException("null") : v.GetValue<bool>();
     private static int Int(JsonNode? v) => v is null ? throw new FormatException("null") : checked((int)v.GetValue<double>());
 
     public static HiddenAct ParseAct(string name) => name switch
@@ -203,6 +213,9 @@ public sealed partial class BertConfig
         o["layer_norm_eps"] = LayerNormEps;
         o["pad_token_id"] = PadTokenId;
         o["position_embedding_type"] = PosName(PositionEmbeddingType);
+        o["is_decoder"] = IsDecoder;
+        o["add_cross_attention"] = AddCrossAttention;
+        o["use_cache"] = UseCache;
         if (ClassifierDropout is { } classifierDropout) o["classifier_dropout"] = classifierDropout;
         if (ProblemType is not null) o["problem_type"] = ProblemType;
         if (!TieWordEmbeddings) o["tie_word_embeddings"] = false;

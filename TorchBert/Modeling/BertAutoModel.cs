@@ -29,7 +29,7 @@ public static class BertAutoModel
         new BertArchitecture(nameof(BertForMultipleChoice), (c, _) => new BertForMultipleChoice(c)),
         new BertArchitecture(nameof(BertForTokenClassification), (c, _) => new BertForTokenClassification(c)),
         new BertArchitecture(nameof(BertForQuestionAnswering), (c, _) => new BertForQuestionAnswering(c)),
-        // TODO(w12b): new BertArchitecture(nameof(BertLMHeadModel), (c, _) => new BertLMHeadModel(c)),
+        new BertArchitecture(nameof(BertLMHeadModel), (c, _) => new BertLMHeadModel(c)),
     }.ToDictionary(a => a.Name, StringComparer.Ordinal);
 
     /// <summary>The registered class names, in HF's modeling_bert.py order.</summary>

@@ -37,13 +37,14 @@ public sealed class BertEmbeddings : nn.Module
 
     /// <param name="inputIds">(B, T) int64.</param>
     /// <param name="tokenTypeIds">(B, T) int64; zeros when null.</param>
-    /// <param name="positionIds">(B or 1, T) int64; 0..T-1 when null.</param>
+    /// <param name="positionIds">(B or 1, T) int64; past..past+T-1 when null.</param>
+    /// <param name="pastKeyValuesLength">tokens already in a decoder's cache: new tokens continue from there (HF's <c>past_key_values_length</c>).</param>
     /// <returns>(B, T, H).</returns>
-    public Tensor forward(Tensor inputIds, Tensor? tokenTypeIds = null, Tensor? positionIds = null)
+    public Tensor forward(Tensor inputIds, Tensor? tokenTypeIds = null, Tensor? positionIds = null, long pastKeyValuesLength = 0)
     {
         using var scope = NewDisposeScope();
         var seqLength = inputIds.shape[1];
-        positionIds ??= arange(seqLength, dtype: int64, device: inputIds.device).unsqueeze(0); // (1, T)
+        positionIds ??= arange(pastKeyValuesLength, pastKeyValuesLength + seqLength, dtype: int64, device: inputIds.device).unsqueeze(0); // (1, T)
         tokenTypeIds ??= zeros_like(inputIds);
 
         var embeddings = word_embeddings.forward(inputIds) + token_type_embeddings.forward(tokenTypeIds);

@@ -21,8 +21,7 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
 
     /// <summary>
     /// Whether this class runs HF's decoder path when <c>config.is_decoder</c> is set (causal mask, cross-attention).
-    /// The loader refuses a decoder config for a class that would ignore it.
-    /// TODO(w12b): true for the classes whose BertModel implements is_decoder once the decoder lands.
+    /// The loader refuses a decoder config for a class that would ignore it (true for BertModel and BertLMHeadModel).
     /// </summary>
     protected internal virtual bool HonorsDecoderConfig => false;
 

@@ -8,8 +8,11 @@ namespace TorchBert.Modeling;
 #pragma warning disable IDE1006 // Field names are HF's checkpoint keys.
 
 /// <summary>
-/// Port of HF <c>BertSelfAttention</c> (eager): softmax(QKᵀ/√d + mask)·V, with HF's relative_key and
-/// relative_key_query position scores. Returns the context (B, T, H) and, when asked, the probabilities (B, nh, T, T).
+/// Port of HF <c>BertSelfAttention</c> (eager, transformers 4.4x): softmax(QKᵀ/√d + mask)·V, with HF's relative_key and
+/// relative_key_query position scores. As the block under <c>crossattention</c> (<paramref name="isCrossAttention"/>) the
+/// keys and values come from the encoder states and the mask is the encoder mask. With a cache, keys/values of the
+/// tokens seen before are prepended (self) or reused (cross), and the full ones are stored in the context's
+/// <see cref="AttentionContext.Present"/>. Returns the context (B, T, H) and, when asked, the probabilities (B, nh, T, Tk).
 /// </summary>
 public class BertSelfAttention : nn.Module
 {
@@ -21,11 +24,12 @@ public class BertSelfAttention : nn.Module
     protected readonly int numHeads;
     protected readonly int headSize;
     protected readonly PositionEmbeddingType positionEmbeddingType;
+    protected readonly bool isCrossAttention;
     private readonly int maxPositionEmbeddings;
 
-    public BertSelfAttention(BertConfig config) : this(config, nameof(BertSelfAttention)) { }
+    public BertSelfAttention(BertConfig config, bool isCrossAttention = false) : this(config, isCrossAttention, nameof(BertSelfAttention)) { }
 
-    protected BertSelfAttention(BertConfig config, string name) : base(name)
+    protected BertSelfAttention(BertConfig config, bool isCrossAttention, string name) : base(name)
     {
         numHeads = config.NumAttentionHeads;
         headSize = config.HeadSize;
@@ -33,12 +37,17 @@ public class BertSelfAttention : nn.Module
         key = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
         value = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
         dropout = nn.Dropout(config.AttentionProbsDropoutProb);
-        positionEmbeddingType = config.PositionEmbeddingType;
+        this.isCrossAttention = isCrossAttention;
+        // HF builds crossattention with position_embedding_type="absolute": no distance embedding there.
+        positionEmbeddingType = isCrossAttention ? PositionEmbeddingType.Absolute : config.PositionEmbeddingType;
         maxPositionEmbeddings = config.MaxPositionEmbeddings;
         if (positionEmbeddingType != PositionEmbeddingType.Absolute)
             distance_embedding = ModuleFactory.Embedding(2 * config.MaxPositionEmbeddings - 1, headSize);
         RegisterComponents();
     }
+
+    /// <summary>Whether this is the <c>crossattention</c> block (keys/values from the encoder states).</summary>
+    public bool IsCrossAttention => isCrossAttention;
 
     /// <summary>(B, T, H) → (B, nh, T, hs).</summary>
     protected Tensor SplitHeads(Tensor x) => x.view(x.shape[0], x.shape[1], numHeads, headSize).permute(0, 2, 1, 3);
@@ -46,46 +55,80 @@ public class BertSelfAttention : nn.Module
     /// <summary>(B, nh, T, hs) → (B, T, H).</summary>
     protected Tensor MergeHeads(Tensor x) => x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], numHeads * headSize);
 
-    /// <param name="hiddenStates">(B, T, H).</param>
-    /// <param name="attentionMask">additive mask broadcastable to (B, nh, T, T), e.g. (B, 1, 1, T); null = attend everywhere.</param>
-    /// <param name="outputAttentions">also return the probabilities (B, nh, T, T).</param>
-    /// <param name="packed">when set, hidden states and context are the packed (N, H) real tokens (see <see cref="PackedTokens"/>).</param>
-    public virtual (Tensor Context, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false,
-        PackedTokens? packed = null)
+    /// <param name="hiddenStates">(B, T, H), or the packed (N, H) real tokens when <see cref="AttentionContext.Packed"/> is set.</param>
+    /// <param name="context">mask, encoder states, cache, flags and layer index of this forward.</param>
+    public virtual (Tensor Context, Tensor? Probs) forward(Tensor hiddenStates, AttentionContext context)
     {
         using var scope = NewDisposeScope();
-        var (q, k, v) = Projections(hiddenStates, packed);                // (B, nh, T, hs) each
+        var (q, k, v) = Projections(hiddenStates, context);               // q (B, nh, T, hs); k, v (B, nh, Tk, hs)
 
-        var scores = matmul(q, k.transpose(-1, -2));                      // (B, nh, T, T)
-        if (distance_embedding is not null) scores = scores + RelativePositionScores(q, k);
+        var scores = matmul(q, k.transpose(-1, -2));                      // (B, nh, T, Tk)
+        if (distance_embedding is not null) scores = scores + RelativePositionScores(q, k, usesCache: context.Past is not null);
         scores = scores / Math.Sqrt(headSize);
-        if (attentionMask is not null) scores = scores + attentionMask;
+        if (MaskFor(context, q, k) is { } mask) scores = scores + mask;
 
-        var probs = nn.functional.softmax(scores, dim: -1);               // (B, nh, T, T)
-        var context = MergeHeads(matmul(dropout.forward(probs), v));      // (B, T, H)
-        if (packed is not null) context = packed.Pack(context);           // (N, H)
-        return (context.MoveToOuterDisposeScope(), outputAttentions ? probs.MoveToOuterDisposeScope() : null);
+        var probs = nn.functional.softmax(scores, dim: -1);               // (B, nh, T, Tk)
+        var result = MergeHeads(matmul(dropout.forward(probs), v));       // (B, T, H)
+        if (context.Packed is not null) result = context.Packed.Pack(result); // (N, H)
+        return (result.MoveToOuterDisposeScope(), context.OutputAttentions ? probs.MoveToOuterDisposeScope() : null);
     }
 
-    /// <summary>Q, K, V split into heads (B, nh, T, hs); from packed (N, H) rows they are projected, then unpacked.</summary>
-    protected (Tensor Q, Tensor K, Tensor V) Projections(Tensor hiddenStates, PackedTokens? packed)
+    /// <summary>The additive mask this block applies: the encoder mask for cross-attention, else the self mask, or a causal
+    /// one built here when the context asks for causal attention without a mask (SDPA's is_causal has no eager counterpart).</summary>
+    private Tensor? MaskFor(AttentionContext context, Tensor q, Tensor k)
     {
-        Tensor Project(Linear linear)
-        {
-            var x = linear.forward(hiddenStates);
-            return SplitHeads(packed is null ? x : packed.Unpack(x));
-        }
-        return (Project(query), Project(key), Project(value));
+        if (isCrossAttention) return context.EncoderMask;
+        if (context.Mask is null && context.IsCausal && q.shape[2] > 1)
+            return DecoderAttentionMasks.Extended(null, q.shape[2], k.shape[2] - q.shape[2], q.dtype, q.device);
+        return context.Mask;
     }
 
-    /// <summary>HF's relative_key / relative_key_query terms, added to the raw scores before scaling.</summary>
-    private Tensor RelativePositionScores(Tensor q, Tensor k)
+    /// <summary>
+    /// Q (B, nh, T, hs) and K, V (B, nh, Tk, hs), as HF: self-attention projects the hidden states (from packed (N, H) rows
+    /// they are projected, then unpacked) and prepends the cached keys/values; cross-attention projects the encoder states,
+    /// or reuses the cached cross keys/values. The full K, V are stored in <see cref="AttentionContext.Present"/> when set.
+    /// </summary>
+    protected (Tensor Q, Tensor K, Tensor V) Projections(Tensor hiddenStates, AttentionContext context)
+    {
+        Tensor Project(Linear linear, Tensor x, PackedTokens? packed)
+        {
+            var y = linear.forward(x);
+            return SplitHeads(packed is null ? y : packed.Unpack(y));
+        }
+        var i = context.LayerIndex;
+        var past = context.Past;
+        var q = Project(query, hiddenStates, context.Packed);
+        Tensor k, v;
+        if (isCrossAttention)
+        {
+            if (past?.CrossKey(i) is { } pastKey) (k, v) = (pastKey, past.CrossValue(i)!); // (B, nh, S, hs), computed at the first step
+            else
+            {
+                var encoder = context.EncoderHiddenStates
+                              ?? throw new ArgumentException("cross-attention needs encoder_hidden_states", nameof(context));
+                (k, v) = (Project(key, encoder, null), Project(value, encoder, null));       // (B, nh, S, hs)
+            }
+        }
+        else
+        {
+            (k, v) = (Project(key, hiddenStates, context.Packed), Project(value, hiddenStates, context.Packed)); // (B, nh, T, hs)
+            if (past is not null) (k, v) = (cat([past.Key(i), k], 2), cat([past.Value(i), v], 2));              // (B, nh, past + T, hs)
+        }
+        context.Present?.Set(i, isCrossAttention, k, v);
+        return (q, k, v);
+    }
+
+    /// <summary>HF's relative_key / relative_key_query terms, added to the raw scores before scaling. With a cache HF places
+    /// the query at position key_length - 1 (it decodes one token at a time).</summary>
+    private Tensor RelativePositionScores(Tensor q, Tensor k, bool usesCache)
     {
         long tq = q.shape[2], tk = k.shape[2];
-        var left = arange(tq, dtype: int64, device: q.device).view(-1, 1);   // (T, 1)
-        var right = arange(tk, dtype: int64, device: q.device).view(1, -1);  // (1, T)
-        var distance = left - right + (maxPositionEmbeddings - 1);           // (T, T) in [0, 2·max-2]
-        var positional = distance_embedding!.forward(distance).to(q.dtype);  // (T, T, hs)
+        var left = usesCache
+            ? full(1, 1, tk - 1, dtype: int64, device: q.device)             // (1, 1)
+            : arange(tq, dtype: int64, device: q.device).view(-1, 1);        // (T, 1)
+        var right = arange(tk, dtype: int64, device: q.device).view(1, -1);  // (1, Tk)
+        var distance = left - right + (maxPositionEmbeddings - 1);           // (T, Tk) in [0, 2·max-2]
+        var positional = distance_embedding!.forward(distance).to(q.dtype);  // (T, Tk, hs)
         var scores = einsum("bhld,lrd->bhlr", q, positional);
         if (positionEmbeddingType == PositionEmbeddingType.RelativeKeyQuery)
             scores = scores + einsum("bhrd,lrd->bhlr", k, positional);
@@ -94,23 +137,26 @@ public class BertSelfAttention : nn.Module
 }
 
 /// <summary>
-/// Port of HF <c>BertSdpaSelfAttention</c>: the same projections fed to <c>scaled_dot_product_attention</c>.
-/// Falls back to eager where HF does: relative position embeddings, or when probabilities are requested.
+/// Port of HF <c>BertSdpaSelfAttention</c>: the same projections (and cache) fed to <c>scaled_dot_product_attention</c>,
+/// <c>is_causal</c> for decoder self-attention without a mask. Falls back to eager where HF does: relative position
+/// embeddings, or when probabilities are requested.
 /// </summary>
-public sealed class BertSdpaSelfAttention(BertConfig config) : BertSelfAttention(config, nameof(BertSdpaSelfAttention))
+public sealed class BertSdpaSelfAttention(BertConfig config, bool isCrossAttention = false)
+    : BertSelfAttention(config, isCrossAttention, nameof(BertSdpaSelfAttention))
 {
-    public override (Tensor Context, Tensor? Probs) forward(Tensor hiddenStates, Tensor? attentionMask = null, bool outputAttentions = false,
-        PackedTokens? packed = null)
+    public override (Tensor Context, Tensor? Probs) forward(Tensor hiddenStates, AttentionContext context)
     {
-        if (positionEmbeddingType != PositionEmbeddingType.Absolute || outputAttentions)
-            return base.forward(hiddenStates, attentionMask, outputAttentions, packed);
+        if (positionEmbeddingType != PositionEmbeddingType.Absolute || context.OutputAttentions)
+            return base.forward(hiddenStates, context);
 
         using var scope = NewDisposeScope();
-        var (q, k, v) = Projections(hiddenStates, packed);                // (B, nh, T, hs) each
+        var (q, k, v) = Projections(hiddenStates, context);               // q (B, nh, T, hs); k, v (B, nh, Tk, hs)
+        var mask = isCrossAttention ? context.EncoderMask : context.Mask;
+        var isCausal = !isCrossAttention && mask is null && context.IsCausal && q.shape[2] > 1; // HF: tgt_len > 1
         // TorchSharp's SDPA has no scale argument; its default 1/√hs is HF's. Dropout only while training.
         var p = training ? dropout.p : 0.0;
-        var context = MergeHeads(nn.functional.scaled_dot_product_attention(q, k, v, attentionMask, p, false)); // (B, T, H)
-        if (packed is not null) context = packed.Pack(context);           // (N, H)
-        return (context.MoveToOuterDisposeScope(), null);
+        var result = MergeHeads(nn.functional.scaled_dot_product_attention(q, k, v, mask, p, isCausal)); // (B, T, H)
+        if (context.Packed is not null) result = context.Packed.Pack(result); // (N, H)
+        return (result.MoveToOuterDisposeScope(), null);
     }
 }

@@ -36,9 +36,16 @@ public abstract class ModelOutput(Tensor? loss, IReadOnlyList<Tensor>? hiddenSta
         foreach (var field in TrailingFields()) yield return field;
     }
 
+    /// <summary>Tensors <see cref="Named"/> lists that another object owns (a <see cref="BertCache"/>): not moved or disposed as the record's own.</summary>
+    protected virtual IEnumerable<Tensor> Borrowed() => [];
+
     /// <summary>Every tensor the record owns, each once.</summary>
-    internal IEnumerable<Tensor> All() =>
-        Named().Select(n => n.Value).Concat(Unlisted()).Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>();
+    internal IEnumerable<Tensor> All()
+    {
+        var borrowed = Borrowed().ToHashSet<object>(ReferenceEqualityComparer.Instance);
+        return Named().Select(n => n.Value).Concat(Unlisted()).Where(t => !borrowed.Contains(t))
+            .Distinct(ReferenceEqualityComparer.Instance).Cast<Tensor>();
+    }
 
     /// <summary>Moves every owned tensor out of the current dispose scope (the end of a forward).</summary>
     internal T MoveOut<T>() where T : ModelOutput
@@ -55,10 +62,13 @@ public abstract class ModelOutput(Tensor? loss, IReadOnlyList<Tensor>? hiddenSta
 }
 
 /// <summary>
-/// HF <c>BaseModelOutputWithPoolingAndCrossAttentions</c>: named outputs of <see cref="BertModel"/>.
+/// HF <c>BaseModelOutputWithPoolingAndCrossAttentions</c>: named outputs of <see cref="BertModel"/>; a decoder's also carry
+/// cross-attentions and the key/value cache (see <see cref="ModelOutputWithCache"/>).
 /// </summary>
 public sealed class BertModelOutput(Tensor lastHiddenState, Tensor? poolerOutput,
-    IReadOnlyList<Tensor>? hiddenStates, IReadOnlyList<Tensor>? attentions) : ModelOutput(null, hiddenStates, attentions)
+    IReadOnlyList<Tensor>? hiddenStates, IReadOnlyList<Tensor>? attentions,
+    IReadOnlyList<Tensor>? crossAttentions = null, BertCache? pastKeyValues = null)
+    : ModelOutputWithCache(null, hiddenStates, attentions, crossAttentions, pastKeyValues)
 {
     /// <summary>(B, T, H).</summary>
     public Tensor LastHiddenState { get; } = lastHiddenState;
@@ -66,7 +76,7 @@ public sealed class BertModelOutput(Tensor lastHiddenState, Tensor? poolerOutput
     public Tensor? PoolerOutput { get; } = poolerOutput;
 
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() =>
-        [("last_hidden_state", LastHiddenState), ("pooler_output", PoolerOutput)];
+        new (string, Tensor?)[] { ("last_hidden_state", LastHiddenState), ("pooler_output", PoolerOutput) }.Concat(PastFields());
 }
 
 /// <summary>HF <c>MaskedLMOutput</c>: prediction scores, the MLM loss when labels were given, hidden states and attentions.</summary>

@@ -54,15 +54,14 @@ public static partial class Pretrained
 
     /// <summary>
     /// "Nothing loads silently wrong": a decoder config (<c>is_decoder</c>, <c>add_cross_attention</c>) into a class that
-    /// would run it as a bidirectional encoder is refused, naming the class to use.
-    /// TODO(w12b): read config.IsDecoder / config.AddCrossAttention once they are properties (Extra until then).
+    /// would run it as a bidirectional encoder is refused, naming the class to use. (Cross-attention weights under a config
+    /// without add_cross_attention are refused by <see cref="LoadWeights"/>, which names the keys.)
     /// </summary>
     internal static void CheckDecoderConfig(BertPreTrainedModel model, string path)
     {
         if (model.HonorsDecoderConfig) return;
-        var flags = new[] { "is_decoder", "add_cross_attention" }
-            .Where(k => model.Config.Extra.TryGetValue(k, out var v) && v is System.Text.Json.Nodes.JsonValue j && j.TryGetValue<bool>(out var b) && b)
-            .ToList();
+        var flags = new[] { ("is_decoder", model.Config.IsDecoder), ("add_cross_attention", model.Config.AddCrossAttention) }
+            .Where(f => f.Item2).Select(f => f.Item1).ToList();
         if (flags.Count > 0)
             throw new CheckpointException($"{path}: config.json sets {string.Join(" and ", flags.Select(f => f + ": true"))} (a causal decoder) " +
                                           $"but {model.GetType().Name} runs bidirectional attention; load it with BertLMHeadModel " +
