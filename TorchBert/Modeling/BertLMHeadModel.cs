@@ -19,10 +19,9 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
 
     public BertLMHeadModel(BertConfig config) : base(nameof(BertLMHeadModel), config.Validate())
     {
-        BertForMaskedLM.RequireTiedEmbeddings(config, nameof(BertLMHeadModel));
         if (!config.IsDecoder) Warning = "If you want to use `BertLMHeadModel` as a standalone, add `is_decoder=True.`";
         bert = new BertModel(config, addPoolingLayer: false, initWeights: false);
-        cls = new BertOnlyMLMHead(config, () => bert.Embeddings.WordEmbeddingWeight);
+        cls = new BertOnlyMLMHead(config, config.TieWordEmbeddings ? () => bert.Embeddings.WordEmbeddingWeight : null);
         RegisterComponents();
         if (!SkipInit) InitWeights();
     }
@@ -38,11 +37,10 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
         Pretrained.Load(path, options, (c, _) => new BertLMHeadModel(c));
 
     /// <summary>HF: <c>_tied_weights_keys</c> = the decoder; <c>_keys_to_ignore_on_load_unexpected</c> = [r"pooler"].</summary>
-    public override LoadingPolicy LoadingPolicy { get; } = new()
-    {
-        TiedWeights = LoadingPolicy.TiedMlmDecoder,
-        KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler,
-    };
+    public override LoadingPolicy LoadingPolicy => Config.TieWordEmbeddings ? Tied : Untied;
+
+    private static readonly LoadingPolicy Tied = new() { TiedWeights = LoadingPolicy.TiedMlmDecoder, KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler };
+    private static readonly LoadingPolicy Untied = Tied with { TiedWeights = LoadingPolicy.TiedMlmDecoderBias };
 
     /// <summary>The decoder class: is_decoder / add_cross_attention configs are what it runs.</summary>
     protected internal override bool HonorsDecoderConfig => true;
@@ -51,6 +49,7 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     {
         using var noGrad = no_grad();
         cls.Predictions.Bias.zero_();
+        if (cls.Predictions.Decoder.OwnsWeight) nn.init.normal_(cls.Predictions.Decoder.weight, 0, Config.InitializerRange);
     }
 
     /// <summary>
