@@ -121,18 +121,19 @@ public sealed partial class BertTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         var pieces = new List<Piece>();
+        int word = 0;   // HF word_ids: one per special token found and per pre-tokenized word
         foreach (var (start, end, id) in _splitter.Split(text))
         {
             if (id >= 0)
             {
-                pieces.Add(new Piece(id, text[start..end], start, end));
+                pieces.Add(new Piece(id, text[start..end], start, end, word++));
                 continue;
             }
             NormalizedText normalized = _normalizer.Normalize(text, start, end);
             foreach (var (wordStart, wordEnd) in BertPreTokenizer.Split(normalized.Text))
             {
                 _model.Tokenize(normalized.Text[wordStart..wordEnd], normalized.Starts.AsSpan(wordStart, wordEnd - wordStart),
-                    normalized.Ends.AsSpan(wordStart, wordEnd - wordStart), pieces);
+                    normalized.Ends.AsSpan(wordStart, wordEnd - wordStart), word++, pieces);
                 if (pieces.Count >= maxTokens) return pieces;
             }
         }

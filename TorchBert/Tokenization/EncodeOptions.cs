@@ -57,4 +57,30 @@ public sealed record EncodeOptions
 
     /// <summary>HF <c>pad_to_multiple_of</c>: when padding, round the padded length up to a multiple of this.</summary>
     public int? PadToMultipleOf { get; init; }
+
+    /// <summary>
+    /// HF <c>stride</c>: when truncating, each window of <see cref="Encoding.Overflowing"/> starts
+    /// <c>window length − Stride</c> tokens after the previous one, so consecutive windows share
+    /// <see cref="Stride"/> tokens of the truncated sequence. Like <c>tokenizers</c>: it must be at most
+    /// <c>MaxLength − 2</c>, and smaller than the length a truncated sequence is cut to (an error otherwise).
+    /// Without truncation it has no effect.
+    /// </summary>
+    public int Stride { get; init; }
+
+    /// <summary>
+    /// HF <c>return_overflowing_tokens</c>: keep what truncation cut off as extra windows
+    /// (<see cref="Encoding.Overflowing"/>; in a batch, as extra rows with <see cref="BatchEncoding.OverflowToSampleMapping"/>),
+    /// in <c>tokenizers</c>' order. The windows cover the whole input, as <c>tokenizers</c> up to 0.22 (and its
+    /// pending fix, huggingface/tokenizers#2098) build them; see <see cref="OverflowStopsAtMaxLength"/>.
+    /// </summary>
+    public bool ReturnOverflowingTokens { get; init; }
+
+    /// <summary>
+    /// Reproduce <c>tokenizers</c> 0.23.1–0.23.2 exactly when returning overflowing tokens: those releases stop
+    /// tokenizing a sequence after the word that reaches <see cref="MaxLength"/> tokens even then
+    /// (huggingface/tokenizers#2091), so the windows end there and the rest of a long input is lost. Off by default.
+    /// Without <see cref="ReturnOverflowingTokens"/> the early stop is always reproduced (it only changes which
+    /// side <see cref="TruncationStrategy.LongestFirst"/> cuts).
+    /// </summary>
+    public bool OverflowStopsAtMaxLength { get; init; }
 }

@@ -4,8 +4,11 @@ using MlWordPieceOptions = Microsoft.ML.Tokenizers.WordPieceOptions;
 
 namespace TorchBert.Tokenization;
 
-/// <summary>One token of a sequence: vocabulary id, token string and [Start, End) span in the original text.</summary>
-internal readonly record struct Piece(int Id, string Token, int Start, int End);
+/// <summary>
+/// One token of a sequence: vocabulary id, token string, [Start, End) span in the original text and the index of
+/// the word it came from (HF <c>word_ids</c>: pre-tokenized words and special tokens found in the text, counted in order).
+/// </summary>
+internal readonly record struct Piece(int Id, string Token, int Start, int End, int Word);
 
 /// <summary>
 /// The vocabulary plus WordPiece (greedy longest-match-first, <c>##</c> continuation, a word with any unmatchable
@@ -76,22 +79,23 @@ internal sealed class WordPieceModel
 
     /// <summary>
     /// WordPiece of one word. <paramref name="starts"/>/<paramref name="ends"/> map each char of
-    /// <paramref name="word"/> to its original span; the pieces get the spans of the chars they cover.
+    /// <paramref name="word"/> to its original span; the pieces get the spans of the chars they cover and
+    /// <paramref name="wordIndex"/>.
     /// </summary>
-    public void Tokenize(string word, ReadOnlySpan<int> starts, ReadOnlySpan<int> ends, List<Piece> output)
+    public void Tokenize(string word, ReadOnlySpan<int> starts, ReadOnlySpan<int> ends, int wordIndex, List<Piece> output)
     {
         int codePoints = 0;
         foreach (Rune _ in word.EnumerateRunes()) codePoints++;
         if (codePoints > MaxInputCharsPerWord)
         {
-            output.Add(new Piece(UnkId, UnkToken, starts[0], ends[^1]));
+            output.Add(new Piece(UnkId, UnkToken, starts[0], ends[^1], wordIndex));
             return;
         }
         var tokens = _library.EncodeToTokens(word, out _, considerPreTokenization: false, considerNormalization: false);
         foreach (var t in tokens)
         {
             var (offset, length) = t.Offset.GetOffsetAndLength(word.Length);
-            output.Add(new Piece(_libraryIdToId[t.Id], t.Value, starts[offset], ends[offset + length - 1]));
+            output.Add(new Piece(_libraryIdToId[t.Id], t.Value, starts[offset], ends[offset + length - 1], wordIndex));
         }
     }
 }
