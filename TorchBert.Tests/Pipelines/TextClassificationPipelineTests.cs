@@ -130,7 +130,7 @@ public sealed class TextClassificationPipelineTests : IClassFixture<TextClassifi
     public void A_checkpoint_without_the_classifier_is_refused()
     {
         var act = () => TextClassificationPipeline.FromPretrained(Fixtures.Dir("tiny-bert-mlm")).Dispose();
-        act.Should().Throw<ArgumentException>().WithMessage("*has no sequence-classification head (classifier.* were not in the checkpoint): text-classification would be random");
+        act.Should().Throw<ArgumentException>().WithMessage("*tiny-bert-mlm/model.safetensors has no sequence-classification head (bert.pooler.*, classifier.* were not in the checkpoint): text-classification would be random");
     }
 
     // ---------------------------------------------------------------- zero-shot

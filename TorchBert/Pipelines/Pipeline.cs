@@ -88,7 +88,8 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
             throw new ArgumentException($"tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {model.Config.VocabSize}");
         if (HeadName is { } head && model.LoadReport?.NewlyInitialized is { Count: > 0 } fresh)
         {
-            var groups = fresh.Select(k => string.Join('.', k.Split('.').Take(k.StartsWith("cls.", StringComparison.Ordinal) ? 2 : 1)) + ".*").Distinct();
+            // cls.predictions.*, bert.pooler.*, classifier.*, qa_outputs.*
+            var groups = fresh.Select(k => string.Join('.', k.Split('.').Take(k.StartsWith("cls.", StringComparison.Ordinal) || k.StartsWith("bert.", StringComparison.Ordinal) ? 2 : 1)) + ".*").Distinct();
             throw new ArgumentException(
                 $"{model.LoadReport.Source} has no {head} ({string.Join(", ", groups)} were not in the checkpoint): {Task} would be random");
         }
