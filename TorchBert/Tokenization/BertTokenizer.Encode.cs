@@ -99,7 +99,7 @@ public sealed partial class BertTokenizer
                     nameof(o.Stride));
             bool earlyStop = truncation != TruncationStrategy.None && (!o.ReturnOverflowingTokens || o.OverflowStopsAtMaxLength);
             return new Plan(o.AddSpecialTokens, o.Padding, truncation, maxLength, o.PadToMultipleOf,
-                truncation == TruncationStrategy.None ? 0 : o.Stride, o.ReturnOverflowingTokens && truncation != TruncationStrategy.None,
+                truncation == TruncationStrategy.None ? 0 : o.Stride, o.ReturnOverflowingTokens,
                 earlyStop);
         }
 

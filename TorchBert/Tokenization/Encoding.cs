@@ -86,6 +86,60 @@ public sealed class Encoding
     internal SequenceRanges Ranges => _ranges;
 
     /// <summary>
+    /// HF <c>sequence_range</c>: positions [Start, End) of sequence <paramref name="sequenceIndex"/> (0 or 1) in this
+    /// row; as <c>tokenizers</c>, the whole row when the row has no such sequence.
+    /// </summary>
+    public (int Start, int End) SequenceRange(int sequenceIndex = 0) => sequenceIndex switch
+    {
+        0 when _ranges.Start0 >= 0 => (_ranges.Start0, _ranges.End0),
+        1 when _ranges.Start1 >= 0 => (_ranges.Start1, _ranges.End1),
+        _ => (0, Length),
+    };
+
+    /// <summary>HF <c>token_to_word</c>: <see cref="WordIds"/>[<paramref name="token"/>].</summary>
+    public int? TokenToWord(int token) => WordIds[token];
+
+    /// <summary>
+    /// HF <c>word_to_tokens</c>: the positions [Start, End) of word <paramref name="word"/> of sequence
+    /// <paramref name="sequenceIndex"/> in this row (only the part inside this window), null when absent.
+    /// </summary>
+    public (int Start, int End)? WordToTokens(int word, int sequenceIndex = 0)
+    {
+        var (from, to) = SequenceRange(sequenceIndex);
+        int start = -1, end = -1;
+        for (int i = from; i < to; i++)
+        {
+            int? w = WordIds[i];
+            if (w > word) break;   // word ids only grow along a sequence (tokenizers' take_while)
+            if (w != word) continue;
+            if (start < 0) start = i;
+            end = i + 1;
+        }
+        return start < 0 ? null : (start, end);
+    }
+
+    /// <summary>
+    /// HF <c>word_to_chars</c>: [Start, End) of word <paramref name="word"/> of sequence <paramref name="sequenceIndex"/>
+    /// in its text (UTF-16, like <see cref="Offsets"/>), from the tokens this window holds; null when absent.
+    /// </summary>
+    public (int Start, int End)? WordToChars(int word, int sequenceIndex = 0) =>
+        WordToTokens(word, sequenceIndex) is var (start, end) ? (Offsets[start].Start, Offsets[end - 1].End) : null;
+
+    /// <summary>
+    /// HF <c>char_to_token</c>: the position of the first token of sequence <paramref name="sequenceIndex"/> whose
+    /// offsets contain UTF-16 index <paramref name="charIndex"/> of its text; null when none does.
+    /// </summary>
+    public int? CharToToken(int charIndex, int sequenceIndex = 0)
+    {
+        var (from, to) = SequenceRange(sequenceIndex);
+        for (int i = from; i < to; i++)
+        {
+            if (charIndex >= Offsets[i].Start && charIndex < Offsets[i].End) return i;
+        }
+        return null;
+    }
+
+    /// <summary>
     /// <see cref="Offsets"/> in code points, as HF's Python <c>offset_mapping</c> reports them: each token's offsets
     /// converted in the text of its sequence (<paramref name="text"/> for sequence 0, <paramref name="textPair"/> for 1).
     /// </summary>
