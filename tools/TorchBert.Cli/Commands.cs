@@ -11,7 +11,7 @@ namespace TorchBert.Cli;
 /// <summary>The subcommands. Each is thin: parse, call the library, print.</summary>
 internal static class Commands
 {
-    public static IEnumerable<Command> All() => [FillMask(), Embed(), Similarity(), Tokenize(), Inspect(), Forward.Command(), Convert(), PlotCommands.Command(), .. HubCommands.All()];
+    public static IEnumerable<Command> All() => [FillMask(), Embed(), Similarity(), Tokenize(), Inspect(), Forward.Command(), Convert(), PlotCommands.Command(), .. HubCommands.All(), .. TaskCommands.All()];
 
     private static Option<string?> ModelOption() => new("--model") { Description = "model folder (HF or converted), .onnx file or Hub id; default: the embedded all-MiniLM-L6-v2" };
     private static Option<bool> JsonOption() => new("--json") { Description = "print JSON" };
@@ -24,17 +24,16 @@ internal static class Commands
         var targets = new Option<string?>("--targets") { Description = "comma-separated words to rank instead of the whole vocabulary" };
         var json = JsonOption();
         var verbose = new Option<bool>("--verbose") { Description = "show the tensors flowing through preprocess → forward → postprocess" };
-        var dtype = CommonOptions.DType();
         var texts = Texts();
-        var revision = HubCommands.RevisionOption();
-        var cmd = new Command("fill-mask", "predict [MASK] tokens (HF fill-mask pipeline)") { model, revision, topK, targets, json, verbose, dtype, texts };
+        var cmd = new Command("fill-mask", "predict [MASK] tokens (HF fill-mask pipeline)") { model, topK, targets, json, verbose, texts };
+        var truncation = new TaskCommands.RunOptions();
+        truncation.AddTo(cmd);
         cmd.SetAction(p => Cli.Run(() =>
         {
-            var dt = CommonOptions.ParseDType(p.GetValue(dtype));
             var inputs = p.GetValue(texts)!;
             var targetList = p.GetValue(targets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             using var pipe = FillMaskPipeline.FromPretrained(Cli.MlmModel(p.GetValue(model)),
-                new PipelineOptions { Verbose = p.GetValue(verbose), Revision = p.GetValue(revision), DType = dt }, p.GetValue(topK), targetList);
+                truncation.Options(p, p.GetValue(verbose)), p.GetValue(topK), targetList);
             foreach (var w in pipe.Warnings) Console.Error.WriteLine($"torchbert: warning: {w}");
             var results = pipe.Run(inputs);
             if (p.GetValue(json))
@@ -65,14 +64,14 @@ internal static class Commands
         var pooling = new Option<string>("--pooling") { Description = "mean | cls", DefaultValueFactory = _ => "mean" };
         var normalize = new Option<bool>("--normalize") { Description = "L2-normalise the sentence vectors" };
         var json = JsonOption();
-        var dtype = CommonOptions.DType();
         var texts = Texts();
-        var revision = HubCommands.RevisionOption();
-        var cmd = new Command("embed", "sentence embeddings") { model, revision, pooling, normalize, json, dtype, texts };
+        var cmd = new Command("embed", "sentence embeddings (truncated to max_seq_length, as sentence-transformers)") { model, pooling, normalize, json, texts };
+        var truncation = new TaskCommands.RunOptions();
+        truncation.AddTo(cmd);
         cmd.SetAction(p => Cli.Run(() =>
         {
             var pool = ParsePooling(p.GetValue(pooling)!);
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), new PipelineOptions { Revision = p.GetValue(revision), DType = CommonOptions.ParseDType(p.GetValue(dtype)) }, pool, p.GetValue(normalize));
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), pool, p.GetValue(normalize));
             var inputs = p.GetValue(texts)!;
             var vectors = pipe.Run(inputs);
             if (p.GetValue(json)) { Cli.WriteJson(vectors); return 0; }
@@ -87,15 +86,15 @@ internal static class Commands
     {
         var model = ModelOption();
         var json = JsonOption();
-        var dtype = CommonOptions.DType();
         var texts = Texts();
         texts.Arity = new ArgumentArity(2, 100_000);
-        var revision = HubCommands.RevisionOption();
-        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (mean pooling, normalised)") { model, revision, json, dtype, texts };
+        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (mean pooling, normalised)") { model, json, texts };
+        var truncation = new TaskCommands.RunOptions();
+        truncation.AddTo(cmd);
         cmd.SetAction(p => Cli.Run(() =>
         {
             var inputs = p.GetValue(texts)!;
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), new PipelineOptions { Revision = p.GetValue(revision), DType = CommonOptions.ParseDType(p.GetValue(dtype)) });
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p));
             var matrix = Pipelines.Similarity.Matrix(pipe.Run(inputs));
             if (p.GetValue(json)) { Cli.WriteJson(new { sentences = inputs, similarity = matrix }); return 0; }
             for (int i = 0; i < inputs.Length; i++) Console.WriteLine($"[{i}] {inputs[i]}");
