@@ -154,7 +154,7 @@ public sealed partial class Trainer : IDisposable
                     if (b + 1 - groupStart < groupSize) continue;
 
                     // optimizer step
-                    lastGradNorm = ClipGradNorm(Args.MaxGradNorm);
+                    lastGradNorm = GradClipping.ClipGradNorm(_optimizer.Groups.SelectMany(g => g.Parameters).Select(p => p.Parameter), Args.MaxGradNorm);
                     if (!double.IsFinite(lastGradNorm.Value)) throw Diverged("gradient norm", lastGradNorm.Value, epoch, b);
                     _optimizer.Lr = _schedule.LastLr;
                     _optimizer.Step();
@@ -287,26 +287,6 @@ public sealed partial class Trainer : IDisposable
     }
 
     private long BatchSeed(int epoch, int batch) => unchecked((long)((ulong)Args.Seed * 1_000_003UL + (ulong)epoch * 65_537UL + (ulong)batch) & long.MaxValue);
-
-    /// <summary>
-    /// <c>torch.nn.utils.clip_grad_norm_</c>: total = ‖(‖g‖₂ for each g)‖₂; when max_norm &gt; 0 every gradient is scaled by
-    /// min(1, max_norm / (total + 1e-6)). Returns the total norm before clipping.
-    /// </summary>
-    public double ClipGradNorm(double maxNorm)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var grads = _optimizer!.Groups.SelectMany(g => g.Parameters).Select(p => p.Parameter.grad).OfType<Tensor>().ToList();
-        if (grads.Count == 0) return 0;
-        var total = stack(grads.Select(g => linalg.vector_norm(g, 2)).ToArray()).to(ScalarType.Float32);
-        var norm = linalg.vector_norm(total, 2);
-        if (maxNorm > 0)
-        {
-            var coef = (maxNorm / (norm + 1e-6)).clamp_max(1.0);
-            foreach (var g in grads) g.mul_(coef.to(g.dtype, g.device));
-        }
-        return norm.to(ScalarType.Float64).item<double>();
-    }
 
     public void Dispose()
     {
