@@ -65,9 +65,9 @@ public sealed class ModelSource : IDisposable
 
     private static void CheckArchitecture(BertConfig config, string configPath)
     {
-        var known = new[] { "BertModel", "BertForMaskedLM", "BertForPreTraining" };
-        if (config.Architectures is { Count: > 0 } archs && !archs.Any(a => known.Contains(a) || a.StartsWith("Bert", StringComparison.Ordinal)))
-            throw new CheckpointException($"{configPath}: architecture {string.Join(", ", archs)} is not a BERT model (expected one of {string.Join(", ", known)})");
+        // Which Bert* class runs it is BertAutoModel's choice (Modeling); here only "is it BERT at all".
+        if (config.Architectures is { Count: > 0 } archs && !archs.Any(a => a.StartsWith("Bert", StringComparison.Ordinal)))
+            throw new CheckpointException($"{configPath}: architecture {string.Join(", ", archs)} is not a BERT model (expected a Bert* class such as BertModel or BertForSequenceClassification)");
     }
 
     public void Dispose() => Weights.Dispose();

@@ -17,7 +17,7 @@ public enum AttentionImplementation { Eager, Sdpa }
 /// Port of HF <c>BertConfig</c> (configuration_bert.py). Defaults are bert-base-uncased's; property names map to
 /// config.json's snake_case keys. Unknown keys are kept in <see cref="Extra"/> and written back unchanged.
 /// </summary>
-public sealed class BertConfig
+public sealed partial class BertConfig
 {
     public string ModelType { get; set; } = "bert";
     public List<string>? Architectures { get; set; }
@@ -37,6 +37,12 @@ public sealed class BertConfig
     public PositionEmbeddingType PositionEmbeddingType { get; set; } = PositionEmbeddingType.Absolute;
     /// <summary>Not a config.json key in HF (a from_pretrained argument); kept here so one switch selects it.</summary>
     public AttentionImplementation AttnImplementation { get; set; } = AttentionImplementation.Sdpa;
+    /// <summary>HF <c>problem_type</c>: regression, single_label_classification or multi_label_classification; null = inferred per call.</summary>
+    public string? ProblemType { get; set; }
+    /// <summary>HF <c>classifier_dropout</c>: the heads' dropout; null = <see cref="HiddenDropoutProb"/>.</summary>
+    public double? ClassifierDropout { get; set; }
+    /// <summary>HF <c>tie_word_embeddings</c>: the MLM decoder shares the word embedding matrix.</summary>
+    public bool TieWordEmbeddings { get; set; } = true;
     /// <summary>config.json keys this class does not model, written back as they were.</summary>
     public Dictionary<string, JsonNode?> Extra { get; } = new();
 
@@ -60,6 +66,10 @@ public sealed class BertConfig
         Require(PadTokenId >= 0 && PadTokenId < VocabSize, $"pad_token_id {PadTokenId} is outside the vocabulary (size {VocabSize})");
         Require(HiddenDropoutProb is >= 0 and <= 1, $"hidden_dropout_prob must be in [0, 1], got {HiddenDropoutProb}");
         Require(AttentionProbsDropoutProb is >= 0 and <= 1, $"attention_probs_dropout_prob must be in [0, 1], got {AttentionProbsDropoutProb}");
+        Require(ClassifierDropout is null or (>= 0 and <= 1), $"classifier_dropout must be in [0, 1] or null, got {ClassifierDropout}");
+        Require(ProblemType is null || ProblemTypes.Contains(ProblemType),
+            $"problem_type '{ProblemType}' is not one of {string.Join(", ", ProblemTypes)}");
+        ValidateLabels(Require);
         return this;
     }
 
@@ -94,7 +104,7 @@ public sealed class BertConfig
         var c = new BertConfig();
         foreach (var (key, node) in root)
         {
-            try { if (!c.SetKnown(key, node)) c.Extra[key] = node?.DeepClone(); }
+            try { if (!c.SetKnown(key, node) && !c.SetLabelKey(key, node)) c.Extra[key] = node?.DeepClone(); }
             catch (BertConfigException e)
             {
                 throw new BertConfigException($"{source}: {e.Message}", e);
@@ -104,6 +114,8 @@ public sealed class BertConfig
                 throw new BertConfigException($"{source}: key '{key}' has an invalid value {node?.ToJsonString() ?? "null"}", e);
             }
         }
+        try { c.ResolveLabels(); }
+        catch (BertConfigException e) { throw new BertConfigException($"{source}: {e.Message}", e); }
         return c.Validate(source);
     }
 
@@ -127,6 +139,9 @@ public sealed class BertConfig
             case "layer_norm_eps": LayerNormEps = v!.GetValue<double>(); return true;
             case "pad_token_id": PadTokenId = v is null ? 0 : Int(v); return true;
             case "position_embedding_type": PositionEmbeddingType = ParsePos(v?.GetValue<string>() ?? "absolute"); return true;
+            case "problem_type": ProblemType = v?.GetValue<string>(); return true;
+            case "classifier_dropout": ClassifierDropout = v?.GetValue<double>(); return true;
+            case "tie_word_embeddings": TieWordEmbeddings = v?.GetValue<bool>() ?? true; return true;
             default: return false;
         }
     }
@@ -188,6 +203,10 @@ public sealed class BertConfig
         o["layer_norm_eps"] = LayerNormEps;
         o["pad_token_id"] = PadTokenId;
         o["position_embedding_type"] = PosName(PositionEmbeddingType);
+        if (ClassifierDropout is { } classifierDropout) o["classifier_dropout"] = classifierDropout;
+        if (ProblemType is not null) o["problem_type"] = ProblemType;
+        if (!TieWordEmbeddings) o["tie_word_embeddings"] = false;
+        WriteLabels(o);
         foreach (var (k, v) in Extra) o[k] = v?.DeepClone();
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }

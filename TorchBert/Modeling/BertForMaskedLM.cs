@@ -17,6 +17,7 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
 
     public BertForMaskedLM(BertConfig config) : base(nameof(BertForMaskedLM), config.Validate())
     {
+        RequireTiedEmbeddings(config, nameof(BertForMaskedLM));
         bert = new BertModel(config, addPoolingLayer: false, initWeights: false);
         cls = new BertOnlyMLMHead(config, () => bert.Embeddings.WordEmbeddingWeight);
         RegisterComponents();
@@ -26,9 +27,23 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
     public BertModel Bert => bert;
     public BertOnlyMLMHead Cls => cls;
 
+    /// <summary>HF: <c>_tied_weights_keys</c> = the decoder; <c>_keys_to_ignore_on_load_unexpected</c> = [r"pooler"].</summary>
+    public override LoadingPolicy LoadingPolicy { get; } = new()
+    {
+        TiedWeights = LoadingPolicy.TiedMlmDecoder,
+        KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler,
+    };
+
     /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
     public static BertForMaskedLM FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load(path, options, (c, _) => new BertForMaskedLM(c));
+
+    /// <summary>TorchBert's MLM decoder is always the word-embedding matrix; refuse a config that says otherwise instead of loading it wrong.</summary>
+    internal static void RequireTiedEmbeddings(BertConfig config, string className)
+    {
+        if (!config.TieWordEmbeddings)
+            throw new BertConfigException($"{className}: tie_word_embeddings false (an untied MLM decoder) is not supported; the decoder is the word-embedding matrix");
+    }
 
     protected override void InitHeadExtras()
     {
@@ -36,29 +51,18 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
         cls.Predictions.Bias.zero_();
     }
 
-    /// <summary>
-    /// PyTorch's state dict of a tied model: every parameter once under its owner's key, plus the tied aliases
-    /// <c>cls.predictions.decoder.weight</c> (= word embeddings) and <c>cls.predictions.decoder.bias</c> (= <c>cls.predictions.bias</c>).
-    /// </summary>
-    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
-    {
-        var result = base.state_dict(destination, prefix);
-        var p = string.IsNullOrEmpty(prefix) ? "" : prefix + ".";
-        result.TryAdd(p + "cls.predictions.decoder.weight", cls.Predictions.Decoder.weight);
-        result.TryAdd(p + "cls.predictions.decoder.bias", cls.Predictions.Bias);
-        return result;
-    }
-
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; returns (B, T, vocab) logits.</summary>
+    /// <param name="labels">(B, T) token ids to predict, -100 where no loss is wanted (HF: the unmasked positions).</param>
     public MaskedLMOutput forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null,
-        Tensor? positionIds = null, bool outputHiddenStates = false, bool outputAttentions = false, bool skipPadding = false)
+        Tensor? positionIds = null, Tensor? labels = null, bool outputHiddenStates = false, bool outputAttentions = false,
+        bool skipPadding = false)
     {
+        if (labels is not null)
+            HeadLosses.ClassIndices(labels, "labels", [inputIds.shape], Config.VocabSize, "vocab_size");
         using var scope = NewDisposeScope();
         var o = bert.forward(inputIds, attentionMask, tokenTypeIds, positionIds, outputHiddenStates, outputAttentions, skipPadding);
-        var logits = cls.forward(o.LastHiddenState);
-        var result = new MaskedLMOutput(logits, o.LastHiddenState, o.HiddenStates, o.Attentions);
-        foreach (var t in new[] { logits, o.LastHiddenState }.Concat(o.HiddenStates ?? []).Concat(o.Attentions ?? []))
-            t.MoveToOuterDisposeScope();
-        return result;
+        var logits = cls.forward(o.LastHiddenState);                                          // (B, T, vocab)
+        var loss = labels is null ? null : HeadLosses.CrossEntropy(logits, labels);
+        return new MaskedLMOutput(logits, o.LastHiddenState, o.HiddenStates, o.Attentions, loss).MoveOut<MaskedLMOutput>();
     }
 }

@@ -10,7 +10,7 @@ namespace TorchBert.Modeling;
 /// <summary>
 /// Port of HF <c>BertLMPredictionHead</c>: transform, then the decoder (H → vocab). As in HF the decoder weight is the word
 /// embedding matrix and <c>decoder.bias</c> is <c>bias</c>; the decoder owns neither (see <see cref="TiedLinear"/>), so
-/// moving the model moves each once, and <see cref="BertForMaskedLM.state_dict"/> lists both keys as PyTorch does.
+/// moving the model moves each once, and <see cref="BertPreTrainedModel.state_dict"/> lists both keys as PyTorch does.
 /// </summary>
 public sealed class BertLMPredictionHead : nn.Module<Tensor, Tensor>
 {

@@ -16,6 +16,29 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
 
     public BertConfig Config { get; } = config;
 
+    /// <summary>What this class declares about loading (tied keys, keys it may lack or ignore); see <see cref="Modeling.LoadingPolicy"/>.</summary>
+    public virtual LoadingPolicy LoadingPolicy => LoadingPolicy.None;
+
+    /// <summary>
+    /// Whether this class runs HF's decoder path when <c>config.is_decoder</c> is set (causal mask, cross-attention).
+    /// The loader refuses a decoder config for a class that would ignore it.
+    /// TODO(w12b): true for the classes whose BertModel implements is_decoder once the decoder lands.
+    /// </summary>
+    protected internal virtual bool HonorsDecoderConfig => false;
+
+    /// <summary>
+    /// PyTorch's state dict: every parameter once under its owner's key, plus the tied aliases the class declares
+    /// (<see cref="LoadingPolicy.TiedWeights"/>, e.g. <c>cls.predictions.decoder.weight</c> = the word embeddings).
+    /// </summary>
+    public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
+    {
+        var result = base.state_dict(destination, prefix);
+        var p = string.IsNullOrEmpty(prefix) ? "" : prefix + ".";
+        foreach (var (alias, owner) in LoadingPolicy.TiedWeights)
+            if (result.TryGetValue(p + owner, out var t)) result.TryAdd(p + alias, t);
+        return result;
+    }
+
     /// <summary>What the last <see cref="Pretrained"/> load did (renamed, ignored, tied, newly initialised keys).</summary>
     public LoadReport? LoadReport { get; internal set; }
 

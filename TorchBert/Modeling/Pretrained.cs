@@ -17,18 +17,23 @@ public sealed record PretrainedOptions
     public AttentionImplementation? AttnImplementation { get; init; }
     /// <summary>Heads for an ONNX export whose graph doesn't tell.</summary>
     public int? NumAttentionHeads { get; init; }
+    /// <summary>
+    /// Applied to the loaded config before the model is built, as HF's <c>from_pretrained(..., num_labels=7, id2label=...)</c>:
+    /// e.g. <c>c =&gt; c.SetLabels(["neg", "pos"])</c> for a classifier started from a base checkpoint.
+    /// </summary>
+    public Action<BertConfig>? ConfigureConfig { get; init; }
 }
 
 /// <summary>
-/// HF <c>from_pretrained</c>'s weight loading: key mapping (legacy gamma/beta, <c>bert.</c> prefix either way, tied decoder),
-/// a strict check that lists every missing and mis-shaped key before anything is copied, then a copy one tensor at a time
-/// (straight from the file into the parameter where it can), and HF's initialisation for head keys the checkpoint lacks.
+/// HF <c>from_pretrained</c>'s weight loading: key mapping (legacy gamma/beta, <c>bert.</c> prefix either way, tied aliases),
+/// a strict check that lists every missing, mis-shaped and unplaceable key before anything is copied, then a copy one
+/// tensor at a time (straight from the file into the parameter where it can), and HF's initialisation for the keys the
+/// checkpoint lacks and the model's <see cref="LoadingPolicy"/> allows to be new. The loader knows no head by name:
+/// head keys are the keys outside the base-model prefix.
 /// </summary>
 public static partial class Pretrained
 {
-    private const string DecoderWeight = "cls.predictions.decoder.weight";
-    private const string DecoderBias = "cls.predictions.decoder.bias";
-    private const string HeadBias = "cls.predictions.bias";
+    private const string Prefix = BertPreTrainedModel.BaseModelPrefix + ".";
 
     /// <summary>Device picked when none is given: cuda when available, else CPU.</summary>
     public static Device DefaultDevice() => cuda.is_available() ? CUDA : CPU;
@@ -37,30 +42,39 @@ public static partial class Pretrained
     public static LoadReport LoadWeights(BertPreTrainedModel model, ICheckpointReader checkpoint)
     {
         var report = new LoadReport { Source = checkpoint.Path, Format = checkpoint.Format };
+        var policy = model.LoadingPolicy;
         var expected = model.state_dict();
-        var modelHasPrefix = expected.Keys.Any(k => k.StartsWith(BertPreTrainedModel.BaseModelPrefix + ".", StringComparison.Ordinal));
-        var available = MapKeys(checkpoint, modelHasPrefix, report);
+        var modelHasPrefix = expected.Keys.Any(k => k.StartsWith(Prefix, StringComparison.Ordinal));
+        var (available, baseKeys) = MapKeys(checkpoint, expected, modelHasPrefix, report);
+        var isBase = (string key) => modelHasPrefix ? key.StartsWith(Prefix, StringComparison.Ordinal) : baseKeys.Contains(key);
 
-        if (!available.ContainsKey(HeadBias) && available.Remove(DecoderBias, out var decoderBias))
-            available[HeadBias] = decoderBias;
-        available.Remove(DecoderBias);
-        if (available.Remove(DecoderWeight)) report.Tied.Add($"{DecoderWeight} (= embeddings.word_embeddings.weight)");
+        foreach (var (alias, owner) in policy.TiedWeights)
+        {
+            if (!available.ContainsKey(owner) && available.Remove(alias, out var aliased)) available[owner] = aliased;
+            available.Remove(alias);
+            report.Tied.Add($"{alias} (= {owner})");
+        }
 
         var problems = new List<string>();
         var targets = new List<(string Key, Tensor Param, CheckpointTensor Source)>();
         foreach (var (key, param) in expected)
         {
-            if (key is DecoderWeight or DecoderBias) { if (key == DecoderBias) report.Tied.Add($"{DecoderBias} (= {HeadBias})"); continue; }
+            if (policy.TiedWeights.ContainsKey(key)) continue;
             if (!available.Remove(key, out var src))
             {
-                if (modelHasPrefix && key.StartsWith("cls.", StringComparison.Ordinal)) report.NewlyInitialized.Add(key);
+                if (!isBase(key) || LoadingPolicy.Matches(policy.NewlyInitializedIfMissing, key)) report.NewlyInitialized.Add(key);
                 else problems.Add($"missing key '{key}' (model shape [{string.Join(", ", param.shape)}])");
                 continue;
             }
             if (!src.Shape.SequenceEqual(param.shape))
-                problems.Add($"key '{key}': checkpoint shape [{string.Join(", ", src.Shape)}], model shape [{string.Join(", ", param.shape)}]");
+                problems.Add($"key '{key}': checkpoint shape [{string.Join(", ", src.Shape)}], model shape [{string.Join(", ", param.shape)}]" +
+                             (isBase(key) ? "" : $" (the head's size comes from config.json: num_labels {model.Config.NumLabels}, vocab_size {model.Config.VocabSize})"));
             else targets.Add((key, param, src));
         }
+
+        var unplaced = available.Keys.Where(k => isBase(k) && !LoadingPolicy.Matches(LoadingPolicy.Buffers, k)
+                                                 && !LoadingPolicy.Matches(policy.KeysToIgnoreOnLoadUnexpected, k)).ToList();
+        if (unplaced.Count > 0) problems.Add(UnplacedMessage(model, unplaced.Select(k => available[k].Name).ToList()));
         report.Unexpected.AddRange(available.Keys.Select(k => available[k].Name));
         if (problems.Count > 0)
             throw new CheckpointException($"{checkpoint.Path}: cannot load into {model.GetType().Name}:{Environment.NewLine}  " +
@@ -76,28 +90,46 @@ public static partial class Pretrained
         return report;
     }
 
-    /// <summary>Checkpoint names → model names: LayerNorm gamma/beta → weight/bias; <c>bert.</c> added or stripped.</summary>
-    private static Dictionary<string, CheckpointTensor> MapKeys(ICheckpointReader checkpoint, bool modelHasPrefix, LoadReport report)
+    /// <summary>Base-model weights the class has no place for: ignoring them would give wrong outputs, so say which class fits.</summary>
+    private static string UnplacedMessage(BertPreTrainedModel model, List<string> keys)
     {
-        const string prefix = BertPreTrainedModel.BaseModelPrefix + ".";
-        var names = checkpoint.Tensors.Select(t => t.Name).ToList();
-        var ckptHasPrefix = names.Any(n => n.StartsWith(prefix, StringComparison.Ordinal));
+        var shown = string.Join(", ", keys.Take(6)) + (keys.Count > 6 ? $", ... ({keys.Count} in all)" : "");
+        var hint = keys.Any(k => k.Contains(".crossattention.", StringComparison.Ordinal))
+            ? "they are cross-attention weights of a decoder (add_cross_attention): load it with BertLMHeadModel"
+            : "the checkpoint's encoder differs from what config.json describes";
+        return $"checkpoint weights that {model.GetType().Name} has no place for: {shown}; {hint}";
+    }
+
+    /// <summary>
+    /// Checkpoint names → model names: LayerNorm gamma/beta → weight/bias; <c>bert.</c> added where the model expects it
+    /// or stripped for a model without the prefix. Also returns the keys that were the checkpoint's base-model keys.
+    /// </summary>
+    private static (Dictionary<string, CheckpointTensor> Map, HashSet<string> BaseKeys) MapKeys(
+        ICheckpointReader checkpoint, Dictionary<string, Tensor> expected, bool modelHasPrefix, LoadReport report)
+    {
+        var ckptHasPrefix = checkpoint.Tensors.Any(t => t.Name.StartsWith(Prefix, StringComparison.Ordinal));
         var map = new Dictionary<string, CheckpointTensor>();
+        var baseKeys = new HashSet<string>();
         foreach (var t in checkpoint.Tensors)
         {
             var key = t.Name;
             if (key.EndsWith(".gamma", StringComparison.Ordinal)) key = key[..^".gamma".Length] + ".weight";
             else if (key.EndsWith(".beta", StringComparison.Ordinal)) key = key[..^".beta".Length] + ".bias";
-            if (modelHasPrefix && !ckptHasPrefix && !key.StartsWith("cls.", StringComparison.Ordinal)) key = prefix + key;
-            else if (!modelHasPrefix && ckptHasPrefix && key.StartsWith(prefix, StringComparison.Ordinal)) key = key[prefix.Length..];
+            var isBase = !ckptHasPrefix || key.StartsWith(Prefix, StringComparison.Ordinal);
+            if (modelHasPrefix && !ckptHasPrefix && !expected.ContainsKey(key) && IsBaseModelKey(key, expected)) key = Prefix + key;
+            else if (!modelHasPrefix && ckptHasPrefix && key.StartsWith(Prefix, StringComparison.Ordinal)) key = key[Prefix.Length..];
             if (key != t.Name) report.Renamed.Add((t.Name, key));
             if (!map.TryAdd(key, t))
                 throw new CheckpointException($"{checkpoint.Path}: keys '{map[key].Name}' and '{t.Name}' both map to '{key}'");
+            if (isBase) baseKeys.Add(key);
         }
-        return map;
+        return (map, baseKeys);
     }
 
-    /// <summary>Whether the checkpoint carries the pooler (HF BertModel checkpoints do; MLM ones usually don't).</summary>
-    internal static bool HasPooler(ICheckpointReader checkpoint) =>
-        checkpoint.Tensors.Any(t => t.Name.EndsWith("pooler.dense.weight", StringComparison.Ordinal));
+    /// <summary>A key of a prefix-less (BertModel) checkpoint that belongs under the model's <c>bert.</c>: its first part names one of the base model's modules.</summary>
+    private static bool IsBaseModelKey(string key, Dictionary<string, Tensor> expected)
+    {
+        var module = key.Split('.')[0] + ".";
+        return expected.Keys.Any(k => k.StartsWith(Prefix, StringComparison.Ordinal) && k.AsSpan(Prefix.Length).StartsWith(module, StringComparison.Ordinal));
+    }
 }

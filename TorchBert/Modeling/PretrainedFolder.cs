@@ -9,11 +9,12 @@ public static partial class Pretrained
 {
     /// <summary>
     /// HF <c>from_pretrained</c> for a local folder (HF layout or a TorchBert-converted one):
-    /// reads config.json, opens the weights, builds the model through <paramref name="create"/> (config, has pooler) with
+    /// reads config.json (then <see cref="PretrainedOptions.ConfigureConfig"/>), opens the weights, builds the model through
+    /// <paramref name="create"/> (config, the checkpoint's tensor names) with
     /// uninitialised parameters already on the device and dtype, reads every tensor straight into its parameter, and returns
     /// the model in eval mode. Each weight is allocated once; nothing is initialised twice.
     /// </summary>
-    public static T Load<T>(string path, PretrainedOptions? options, Func<BertConfig, bool, T> create) where T : BertPreTrainedModel
+    public static T Load<T>(string path, PretrainedOptions? options, Func<BertConfig, IReadOnlySet<string>, T> create) where T : BertPreTrainedModel
     {
         options ??= new PretrainedOptions();
         var dtype = options.DType ?? ScalarType.Float32;
@@ -23,14 +24,21 @@ public static partial class Pretrained
         using var source = ModelSource.Open(path, options.NumAttentionHeads);
         var config = source.Config;
         if (options.AttnImplementation is { } attn) config.AttnImplementation = attn;
+        if (options.ConfigureConfig is { } configure)
+        {
+            configure(config);
+            config.Validate($"{path} (after PretrainedOptions.ConfigureConfig)");
+        }
+        var tensorNames = source.Weights.Tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
 
         var device = options.Device ?? DefaultDevice();
         T model;
         using (ModuleFactory.Uninitialized(device, dtype))
-            model = create(config, HasPooler(source.Weights));
+            model = create(config, tensorNames);
 
         try
         {
+            CheckDecoderConfig(model, path);
             LoadWeights(model, source.Weights);
             // The parameters are already there; this only records the device in TorchSharp's modules (their .to(device) checks it).
             model.to(device, dtype);
@@ -43,19 +51,27 @@ public static partial class Pretrained
             throw;
         }
     }
+
+    /// <summary>
+    /// "Nothing loads silently wrong": a decoder config (<c>is_decoder</c>, <c>add_cross_attention</c>) into a class that
+    /// would run it as a bidirectional encoder is refused, naming the class to use.
+    /// TODO(w12b): read config.IsDecoder / config.AddCrossAttention once they are properties (Extra until then).
+    /// </summary>
+    internal static void CheckDecoderConfig(BertPreTrainedModel model, string path)
+    {
+        if (model.HonorsDecoderConfig) return;
+        var flags = new[] { "is_decoder", "add_cross_attention" }
+            .Where(k => model.Config.Extra.TryGetValue(k, out var v) && v is System.Text.Json.Nodes.JsonValue j && j.TryGetValue<bool>(out var b) && b)
+            .ToList();
+        if (flags.Count > 0)
+            throw new CheckpointException($"{path}: config.json sets {string.Join(" and ", flags.Select(f => f + ": true"))} (a causal decoder) " +
+                                          $"but {model.GetType().Name} runs bidirectional attention; load it with BertLMHeadModel " +
+                                          "(BertAutoModel.FromPretrained picks the class from architectures)");
+    }
 }
 
 public static partial class Pretrained
 {
-    /// <summary>
-    /// HF <c>AutoModel</c>-style: <see cref="BertForMaskedLM"/> when the checkpoint has an MLM head
-    /// (<c>cls.predictions.*</c>), else <see cref="BertModel"/>.
-    /// </summary>
-    public static BertPreTrainedModel LoadAuto(string path, PretrainedOptions? options = null)
-    {
-        bool hasHead;
-        using (var source = Checkpoints.ModelSource.Open(path, options?.NumAttentionHeads))
-            hasHead = source.Weights.Tensors.Any(t => t.Name.StartsWith("cls.predictions.", StringComparison.Ordinal));
-        return hasHead ? BertForMaskedLM.FromPretrained(path, options) : BertModel.FromPretrained(path, options);
-    }
+    /// <summary>HF <c>AutoModel</c>-style: the class named by config.json's <c>architectures</c> (see <see cref="BertAutoModel"/>).</summary>
+    public static BertPreTrainedModel LoadAuto(string path, PretrainedOptions? options = null) => BertAutoModel.FromPretrained(path, options);
 }
