@@ -54,14 +54,13 @@ public static class ModelSaving
     }
 
     /// <summary>
-    /// The state dict as saved: the registered parameters and buffers under their <c>state_dict()</c> keys. Aliases that a
-    /// class adds to its state dict for tied weights (the MLM decoder weight and bias) are not registered and are left
-    /// out, as HF's safe serialization drops tied duplicates.
+    /// The state dict as saved: every <c>state_dict()</c> key except the tied aliases the class declares
+    /// (<see cref="LoadingPolicy.TiedWeights"/>, e.g. the MLM decoder weight and bias), as HF's safe serialization drops them.
     /// </summary>
     public static List<KeyValuePair<string, Tensor>> SavedTensors(BertPreTrainedModel model)
     {
-        var registered = model.named_parameters().Select(p => p.name).Concat(model.named_buffers().Select(b => b.name)).ToHashSet(StringComparer.Ordinal);
-        return model.state_dict().Where(kv => registered.Contains(kv.Key)).ToList();
+        var tied = model.LoadingPolicy.TiedWeights;
+        return model.state_dict().Where(kv => !tied.ContainsKey(kv.Key)).ToList();
     }
 
     /// <summary>Writes through <paramref name="write"/> to a temporary sibling, then moves it over <paramref name="path"/>.</summary>

@@ -78,7 +78,8 @@ public sealed class AdamW : IDisposable
         {
             foreach (var (name, p) in group.Parameters)
             {
-                using var grad = p.grad;
+                using var scope = NewDisposeScope();   // the grad wrapper and the temporaries of this update
+                var grad = p.grad;
                 if (grad is null) continue;
                 if (!_state.TryGetValue(name, out var s))
                 {
@@ -93,7 +94,7 @@ public sealed class AdamW : IDisposable
                 double biasCorrection2 = 1 - Math.Pow(Beta2, s.Step);
                 double stepSize = Lr / biasCorrection1;
                 double biasCorrection2Sqrt = Math.Sqrt(biasCorrection2);
-                using var denom = s.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(Eps);
+                var denom = s.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(Eps);
                 p.addcdiv_(s.ExpAvg, denom, -stepSize);
             }
         }
