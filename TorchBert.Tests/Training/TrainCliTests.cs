@@ -37,13 +37,14 @@ public sealed class TrainCliTests : IDisposable
         config["architectures"]![0]!.GetValue<string>().Should().Be("BertForSequenceClassification");
         config["id2label"]!["0"]!.GetValue<string>().Should().Be("games");
         var log = File.ReadAllLines(Path.Combine(output, "training_log.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
-        log.Select(e => e["step"]!.GetValue<int>()).Should().Equal(2, 4, 4, 4);   // logs at 2 and 4, eval after the epoch (4 steps = 1 epoch), summary
+        // 3 batches per epoch: loss at 2, eval at the end of epoch 1 (step 3), loss at 4, eval when max_steps ends epoch 2 (as HF), summary
+        log.Select(e => e["step"]!.GetValue<int>()).Should().Equal(2, 3, 4, 4, 4);
 
         var eval = Run("evaluate", "--model", output, "--data", train, "--json");
         eval.ExitCode.Should().Be(0, eval.ToString());
         var metrics = JsonNode.Parse(eval.Stdout)!;
         metrics["eval_accuracy"]!.GetValue<double>().Should().BeInRange(0, 1);
-        metrics["eval_loss"]!.GetValue<double>().Should().BeApproximately(log[2]["eval_loss"]!.GetValue<double>(), 1e-5);
+        metrics["eval_loss"]!.GetValue<double>().Should().BeApproximately(log[3]["eval_loss"]!.GetValue<double>(), 1e-5);
     }
 
     [Fact]

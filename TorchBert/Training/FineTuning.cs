@@ -3,6 +3,7 @@ using TorchBert.Configuration;
 using TorchBert.Modeling;
 using TorchBert.Pipelines;
 using TorchBert.Tokenization;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TorchBert.Training;
@@ -16,6 +17,11 @@ public sealed record FineTuneOptions
     public required FineTuningTask Task { get; init; }
     /// <summary>Model folder (a base checkpoint gets a new head) or a fine-tuned one.</summary>
     public required string Model { get; init; }
+    /// <summary>
+    /// A config.json to build the model from with HF's random initialisation (HF <c>from_config</c>: training from
+    /// scratch, or a throughput benchmark); the tokenizer still comes from <see cref="Model"/>.
+    /// </summary>
+    public string? ConfigFile { get; init; }
     public required string TrainFile { get; init; }
     public string? EvalFile { get; init; }
     /// <summary>QA windows overlap by this many tokens (HF run_qa <c>doc_stride</c>).</summary>
@@ -86,6 +92,8 @@ public static class FineTuning
     {
         args.Validate();
         NativeRuntime.EnsureLoaded();
+        if (options.ConfigFile is not null && options.Task != FineTuningTask.TextClassification)
+            throw new ArgumentException($"a model from --config (random weights) is supported for text-classification, not {TaskName(options.Task)}");
         Trainer.SetSeed(args.Seed);
         var tokenizer = TokenizerLoader.ForModel(options.Model);
         BertConfig checkpointConfig;
@@ -101,7 +109,9 @@ public static class FineTuning
                     var train = TextClassificationData.Read(options.TrainFile);
                     var eval = options.EvalFile is null ? null : TextClassificationData.Read(options.EvalFile);
                     var labels = ChooseLabels(checkpointConfig, nameof(BertForSequenceClassification), TextClassificationData.Labels(train));
-                    var m = BertForSequenceClassification.FromPretrained(options.Model, pretrained with { ConfigureConfig = c => c.SetLabels(labels) });
+                    var m = options.ConfigFile is { } cf
+                        ? FromConfig(cf, c => new BertForSequenceClassification(c.SetLabels(labels)), options.Device)
+                        : BertForSequenceClassification.FromPretrained(options.Model, pretrained with { ConfigureConfig = c => c.SetLabels(labels) });
                     model = m;
                     var l2i = m.Config.Label2Id;
                     var trainer = new Trainer(args, new SequenceClassificationTask(m, tokenizer),
@@ -150,6 +160,14 @@ public static class FineTuning
             model?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>A model built from a config.json with HF's random initialisation, on the device (cuda when available).</summary>
+    private static T FromConfig<T>(string path, Func<BertConfig, T> create, Device? device) where T : BertPreTrainedModel
+    {
+        var model = create(BertConfig.FromFile(path));
+        model.to(device ?? Pretrained.DefaultDevice());
+        return model;
     }
 
     /// <summary>The checkpoint's labels when it already is this head and they cover the data's; else the data's (a new head).</summary>

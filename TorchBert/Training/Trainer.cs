@@ -165,8 +165,8 @@ public sealed partial class Trainer : IDisposable
                     Epoch = epoch + (double)(b + 1) / batches;
                     Progress?.Invoke(new TrainerProgress(GlobalStep, totalSteps, Epoch, stepLoss * groupSize, _schedule.LastLr, lastGradNorm, clock.Elapsed, stepsThisRun));
 
-                    bool epochEnd = b + 1 == batches;
                     stop = GlobalStep >= totalSteps;
+                    bool epochEnd = b + 1 == batches || stop;   // HF: on_epoch_end also runs when max_steps ends an epoch early
                     if (GlobalStep % Args.LoggingSteps == 0)
                     {
                         LogTrain(lossSinceLog / (GlobalStep - lastLoggedStep), lastGradNorm);

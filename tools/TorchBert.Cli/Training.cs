@@ -15,6 +15,7 @@ internal static class TrainingCommands
         var d = new TrainingArguments { OutputDir = "." };
         var task = new Option<string>("--task") { Description = "text-classification | token-classification | question-answering | fill-mask", Required = true };
         var model = new Option<string?>("--model") { Description = "start from this model folder; default: the embedded all-MiniLM-L6-v2" };
+        var config = new Option<string?>("--config") { Description = "build the model from this config.json with random weights (HF from_config); the tokenizer comes from --model" };
         var train = new Option<string>("--train") { Description = "training data (CSV/TSV/JSONL, CoNLL, SQuAD JSON or plain text, by task)", Required = true };
         var eval = new Option<string?>("--eval") { Description = "evaluation data, same format" };
         var output = new Option<string>("--output") { Description = "output folder: checkpoints, training_log.jsonl, the final model", Required = true };
@@ -49,7 +50,7 @@ internal static class TrainingCommands
         var quiet = Opt("--quiet", "no progress bar", false);
         var cmd = new Command("train", "fine-tune a model (HF Trainer): checkpoints, training_log.jsonl and the final model in --output")
         {
-            task, model, train, eval, output, lr, epochs, maxSteps, bs, ebs, accum, wd, b1, b2, eps, clip, warmup, warmupRatio, sched, seed,
+            task, model, config, train, eval, output, lr, epochs, maxSteps, bs, ebs, accum, wd, b1, b2, eps, clip, warmup, warmupRatio, sched, seed,
             evalStrategy, evalSteps, saveStrategy, saveSteps, limit, best, metric, logSteps, maxLen, stride, resume, bf16, fp16, quiet,
         };
         cmd.SetAction(p => Run(() =>
@@ -73,7 +74,7 @@ internal static class TrainingCommands
             var options = new FineTuneOptions
             {
                 Task = FineTuning.ParseTask(p.GetValue(task)!), Model = Cli.ModelOrDefault(p.GetValue(model)),
-                TrainFile = p.GetValue(train)!, EvalFile = evalFile, DocStride = p.GetValue(stride),
+                ConfigFile = p.GetValue(config), TrainFile = p.GetValue(train)!, EvalFile = evalFile, DocStride = p.GetValue(stride),
             };
             using var run = FineTuning.Prepare(options, args);
             var trainer = run.Trainer;
