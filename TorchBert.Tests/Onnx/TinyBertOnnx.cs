@@ -25,6 +25,13 @@ internal sealed class TinyBertOnnx
     public bool UnfoldedTranspose { get; init; }
     /// <summary>Feed layer 0's query bias into an Add with a graph input instead of a MatMul output.</summary>
     public bool BreakQueryBias { get; init; }
+    /// <summary>A task head outside the prefix: "classifier" (on the pooler), "token-classifier" (classifier on every token),
+    /// "qa_outputs" or "cls.seq_relationship"; null = none.</summary>
+    public string? Head { get; init; }
+    /// <summary>The head's output size.</summary>
+    public int HeadOutputs { get; init; } = 3;
+    /// <summary>input_ids declared (batch, choices, sequence), as a multiple-choice export.</summary>
+    public bool ChoicesInput { get; init; }
 
     /// <summary>The HF value of element [o, i] of the weight <paramref name="key"/>.</summary>
     public static float Value(string key, long o, long i) => key.Sum(c => c) % 97 / 97f + o * 0.01f + i * 0.0001f;
@@ -63,19 +70,35 @@ internal sealed class TinyBertOnnx
             var o = Linear(i, p + "output.dense", Hidden, Inter);
             h = LayerNorm(Node("Add", o, a), p + "output.LayerNorm");
         }
+        string? pooled = null;
         if (Pooler)
         {
             Named("pooler.dense.weight", Hidden, Hidden);
             Named("pooler.dense.bias", Hidden);
             var first = Node("Gather", h, Scalar(0L));
-            Node("Tanh", Node("Gemm", [first, Prefix + "pooler.dense.weight", Prefix + "pooler.dense.bias"], IntAttr("transB", 1)));
+            pooled = Node("Tanh", Node("Gemm", [first, Prefix + "pooler.dense.weight", Prefix + "pooler.dense.bias"], IntAttr("transB", 1)));
         }
-        return Model(_nodes, _inits, [ValueInfo("input_ids", 7, "batch", "sequence")], [ValueInfo(h, 1, "batch", "sequence", "8")]);
+        var input = ChoicesInput ? ValueInfo("input_ids", 7, "batch", "choices", "sequence") : ValueInfo("input_ids", 7, "batch", "sequence");
+        var output = ValueInfo(h, 1, "batch", "sequence", "8");
+        if (Head is { } head)
+        {
+            // Exporters name head tensors by module path without the base prefix; a 2-D input becomes a Gemm with the
+            // named [out, in] weight, a 3-D one MatMul + Add with an anonymous [in, out] weight.
+            var module = head == "token-classifier" ? "classifier" : head;
+            if (head is "classifier" or "cls.seq_relationship")
+            {
+                var w = Named(module + ".weight", unprefixed: true, HeadOutputs, Hidden);
+                var b = Named(module + ".bias", unprefixed: true, HeadOutputs);
+                output = ValueInfo(Node("Gemm", [pooled!, w, b], IntAttr("transB", 1)), 1, "batch", $"{HeadOutputs}");
+            }
+            else output = ValueInfo(Linear(h, module, HeadOutputs, Hidden, unprefixed: true), 1, "batch", "sequence", $"{HeadOutputs}");
+        }
+        return Model(_nodes, _inits, [input], [output]);
     }
 
-    private string Linear(string x, string module, int outF, int inF, bool swapAdd = false, bool broken = false)
+    private string Linear(string x, string module, int outF, int inF, bool swapAdd = false, bool broken = false, bool unprefixed = false)
     {
-        var bias = Named(module + ".bias", outF);
+        var bias = Named(module + ".bias", unprefixed, outF);
         var w = new float[outF * inF];
         if (UnfoldedTranspose)
         {
@@ -124,13 +147,16 @@ internal sealed class TinyBertOnnx
         return Node("Transpose", [Node("Reshape", x, shape)], IntsAttr("perm", 0, 2, 1, 3));
     }
 
-    private string Named(string key, params long[] dims)
+    private string Named(string key, params long[] dims) => Named(key, unprefixed: false, dims);
+
+    private string Named(string key, bool unprefixed, params long[] dims)
     {
         var values = new float[dims.Aggregate(1L, (a, b) => a * b)];
         var inner = dims.Length == 2 ? dims[1] : 1;
         for (var j = 0; j < values.Length; j++) values[j] = Value(key, j / inner, j % inner);
-        _inits.Add(FloatTensor(Prefix + key, dims, values));
-        return Prefix + key;
+        var name = unprefixed ? key : Prefix + key;
+        _inits.Add(FloatTensor(name, dims, values));
+        return name;
     }
 
     /// <summary>A Constant node holding a scalar.</summary>

@@ -28,3 +28,23 @@ public class ReadmeSampleTests
         text.Split(' ').Should().Contain(best.TokenStr, "argmax at the mask is fill-mask's top-1");
     }
 }
+
+/// <summary>The README's fine-tuning-start example, run on the tiny MLM fixture (a base checkpoint with bert-base's vocab).</summary>
+public class ReadmeHeadSampleTests
+{
+    [Fact]
+    public void Base_checkpoint_into_a_classifier_with_new_labels_runs_as_the_readme_says()
+    {
+        var dir = Fixtures.Dir("tiny-bert-mlm");
+        var tok = BertTokenizer.FromFolder(dir);
+        var batch = tok.EncodeBatch(["What a great day!"]);
+        using var clf = BertForSequenceClassification.FromPretrained(dir,
+            new PretrainedOptions { ConfigureConfig = c => c.SetLabels(["negative", "neutral", "positive"]) });
+        string.Join(", ", clf.LoadReport!.NewlyInitialized).Should().Be("bert.pooler.dense.weight, bert.pooler.dense.bias, classifier.weight, classifier.bias");
+        using var scope = NewDisposeScope();
+        var ids = tensor(batch.FlatInputIds(), batch.Shape, device: clf.Device);
+        using var o = clf.forward(ids, labels: tensor(new long[] { 2 }, device: clf.Device));
+        o.Loss!.item<float>().Should().BeApproximately(MathF.Log(3), 0.2f, "a fresh head's logits are small");
+        o.Logits.shape.Should().Equal(1, 3);
+    }
+}

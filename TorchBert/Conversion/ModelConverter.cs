@@ -65,6 +65,7 @@ public static class ModelConverter
 
         using var src = ModelSource.Open(source, options.NumAttentionHeads);
         using var model = BuildModel(src);
+        Pretrained.CheckDecoderConfig(model, source);
         var load = Pretrained.LoadWeights(model, src.Weights);
         model.eval();
 
@@ -105,25 +106,23 @@ public static class ModelConverter
         }
     }
 
-    /// <summary>BertForMaskedLM when the checkpoint has an MLM head, else BertModel (with the pooler if present).</summary>
+    /// <summary>The class config.json's <c>architectures</c> names (<see cref="BertAutoModel.ForConfig"/>), uninitialised: LoadWeights fills it.</summary>
     private static BertPreTrainedModel BuildModel(ModelSource src)
     {
-        var hasHead = src.Weights.Tensors.Any(t => t.Name.StartsWith("cls.predictions.", StringComparison.Ordinal));
-        var hasPooler = src.Weights.Tensors.Any(t => t.Name.EndsWith("pooler.dense.weight", StringComparison.Ordinal));
         var config = src.Config.Clone();
         config.AttnImplementation = AttentionImplementation.Sdpa;
-        using var loading = ModuleFactory.Uninitialized(CPU, ScalarType.Float32); // LoadWeights fills every parameter
-        return hasHead ? new BertForMaskedLM(config) : new BertModel(config, hasPooler);
+        var names = src.Weights.Tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        using var loading = ModuleFactory.Uninitialized(CPU, ScalarType.Float32);
+        return BertAutoModel.ForConfig(config).Build(config, names);
     }
 
     private static void Verify(BertPreTrainedModel source, string convertedDir, ConversionReport report)
     {
-        using var converted = source is BertForMaskedLM
-            ? (BertPreTrainedModel)BertForMaskedLM.FromPretrained(convertedDir, new PretrainedOptions { Device = CPU, DType = report.DType })
-            : BertModel.FromPretrained(convertedDir, new PretrainedOptions { Device = CPU, DType = report.DType });
+        using var converted = BertAutoModel.FromPretrained(convertedDir, new PretrainedOptions { Device = CPU, DType = report.DType });
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         var (ids, mask) = SampleInput(source.Config);
+        if (source is BertForMultipleChoice) (ids, mask) = (ids.unsqueeze(0), mask.unsqueeze(0));           // (1, C = 2, T)
         var a = Outputs(source, ids, mask);
         var b = Outputs(converted, ids, mask).to(ScalarType.Float32);
         report.VerifyMaxAbsDiff = (a - b).abs().max().item<float>();
@@ -131,12 +130,12 @@ public static class ModelConverter
         report.VerifyCosine = nn.functional.cosine_similarity(a.flatten().to(ScalarType.Float64), b.flatten().to(ScalarType.Float64), dim: 0).item<double>();
     }
 
-    private static Tensor Outputs(BertPreTrainedModel model, Tensor ids, Tensor mask) => model switch
+    /// <summary>Every output tensor of the class (HF's named fields), flattened into one vector.</summary>
+    private static Tensor Outputs(BertPreTrainedModel model, Tensor ids, Tensor mask)
     {
-        BertForMaskedLM mlm => mlm.forward(ids, mask).Logits,
-        BertModel bert => bert.forward(ids, mask).LastHiddenState,
-        _ => throw new NotSupportedException(model.GetType().Name),
-    };
+        using var o = model.Forward(new ForwardInputs { InputIds = ids, AttentionMask = mask });
+        return cat(o.Named().Select(n => n.Value.to(ScalarType.Float32).flatten()).ToArray(), 0);
+    }
 
     /// <summary>A fixed (2, 12) batch with the second row padded, ids inside the vocabulary.</summary>
     internal static (Tensor Ids, Tensor Mask) SampleInput(BertConfig config)

@@ -17,9 +17,8 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
 
     public BertForMaskedLM(BertConfig config) : base(nameof(BertForMaskedLM), config.Validate())
     {
-        RequireTiedEmbeddings(config, nameof(BertForMaskedLM));
         bert = new BertModel(config, addPoolingLayer: false, initWeights: false);
-        cls = new BertOnlyMLMHead(config, () => bert.Embeddings.WordEmbeddingWeight);
+        cls = new BertOnlyMLMHead(config, config.TieWordEmbeddings ? () => bert.Embeddings.WordEmbeddingWeight : null);
         RegisterComponents();
         if (!SkipInit) InitWeights();
     }
@@ -28,27 +27,20 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
     public BertOnlyMLMHead Cls => cls;
 
     /// <summary>HF: <c>_tied_weights_keys</c> = the decoder; <c>_keys_to_ignore_on_load_unexpected</c> = [r"pooler"].</summary>
-    public override LoadingPolicy LoadingPolicy { get; } = new()
-    {
-        TiedWeights = LoadingPolicy.TiedMlmDecoder,
-        KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler,
-    };
+    public override LoadingPolicy LoadingPolicy => Config.TieWordEmbeddings ? Tied : Untied;
+
+    private static readonly LoadingPolicy Tied = new() { TiedWeights = LoadingPolicy.TiedMlmDecoder, KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler };
+    private static readonly LoadingPolicy Untied = Tied with { TiedWeights = LoadingPolicy.TiedMlmDecoderBias };
 
     /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
     public static BertForMaskedLM FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load(path, options, (c, _) => new BertForMaskedLM(c));
 
-    /// <summary>TorchBert's MLM decoder is always the word-embedding matrix; refuse a config that says otherwise instead of loading it wrong.</summary>
-    internal static void RequireTiedEmbeddings(BertConfig config, string className)
-    {
-        if (!config.TieWordEmbeddings)
-            throw new BertConfigException($"{className}: tie_word_embeddings false (an untied MLM decoder) is not supported; the decoder is the word-embedding matrix");
-    }
-
     protected override void InitHeadExtras()
     {
         using var noGrad = no_grad();
         cls.Predictions.Bias.zero_();
+        if (cls.Predictions.Decoder.OwnsWeight) nn.init.normal_(cls.Predictions.Decoder.weight, 0, Config.InitializerRange);
     }
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; returns (B, T, vocab) logits.</summary>
@@ -64,5 +56,12 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
         var logits = cls.forward(o.LastHiddenState);                                          // (B, T, vocab)
         var loss = labels is null ? null : HeadLosses.CrossEntropy(logits, labels);
         return new MaskedLMOutput(logits, o.LastHiddenState, o.HiddenStates, o.Attentions, loss).MoveOut<MaskedLMOutput>();
+    }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this, "labels");
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, inputs.Labels, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
     }
 }

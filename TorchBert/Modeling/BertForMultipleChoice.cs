@@ -64,4 +64,11 @@ public sealed class BertForMultipleChoice : BertPreTrainedModel
         var loss = labels is null ? null : HeadLosses.CrossEntropy(reshaped, labels);
         return new MultipleChoiceModelOutput(reshaped, loss, o.HiddenStates, o.Attentions).MoveOut<MultipleChoiceModelOutput>();
     }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this, "labels");
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, inputs.Labels, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
+    }
 }

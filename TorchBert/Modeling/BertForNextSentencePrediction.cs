@@ -46,4 +46,11 @@ public sealed class BertForNextSentencePrediction : BertPreTrainedModel
         var loss = labels is null ? null : HeadLosses.CrossEntropy(logits, labels);
         return new NextSentencePredictorOutput(logits, loss, o.HiddenStates, o.Attentions).MoveOut<NextSentencePredictorOutput>();
     }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this, "labels");
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, inputs.Labels, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
+    }
 }

@@ -17,9 +17,8 @@ public sealed class BertForPreTraining : BertPreTrainedModel
 
     public BertForPreTraining(BertConfig config) : base(nameof(BertForPreTraining), config.Validate())
     {
-        BertForMaskedLM.RequireTiedEmbeddings(config, nameof(BertForPreTraining));
         bert = new BertModel(config, addPoolingLayer: true, initWeights: false);
-        cls = new BertPreTrainingHeads(config, () => bert.Embeddings.WordEmbeddingWeight);
+        cls = new BertPreTrainingHeads(config, config.TieWordEmbeddings ? () => bert.Embeddings.WordEmbeddingWeight : null);
         RegisterComponents();
         if (!SkipInit) InitWeights();
     }
@@ -28,11 +27,10 @@ public sealed class BertForPreTraining : BertPreTrainedModel
     public BertPreTrainingHeads Cls => cls;
 
     /// <summary>HF: <c>_tied_weights_keys</c> = the decoder; a missing pooler is initialised.</summary>
-    public override LoadingPolicy LoadingPolicy { get; } = new()
-    {
-        TiedWeights = LoadingPolicy.TiedMlmDecoder,
-        NewlyInitializedIfMissing = LoadingPolicy.InitPoolerIfMissing,
-    };
+    public override LoadingPolicy LoadingPolicy => Config.TieWordEmbeddings ? Tied : Untied;
+
+    private static readonly LoadingPolicy Tied = new() { TiedWeights = LoadingPolicy.TiedMlmDecoder, NewlyInitializedIfMissing = LoadingPolicy.InitPoolerIfMissing };
+    private static readonly LoadingPolicy Untied = Tied with { TiedWeights = LoadingPolicy.TiedMlmDecoderBias };
 
     /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
     public static BertForPreTraining FromPretrained(string path, PretrainedOptions? options = null) =>
@@ -42,6 +40,7 @@ public sealed class BertForPreTraining : BertPreTrainedModel
     {
         using var noGrad = no_grad();
         cls.Predictions.Bias.zero_();
+        if (cls.Predictions.Decoder.OwnsWeight) nn.init.normal_(cls.Predictions.Decoder.weight, 0, Config.InitializerRange);
     }
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; MLM and NSP scores.</summary>
@@ -61,5 +60,12 @@ public sealed class BertForPreTraining : BertPreTrainedModel
             ? HeadLosses.CrossEntropy(prediction, labels) + HeadLosses.CrossEntropy(seqRelationship, nextSentenceLabel)
             : null;
         return new BertForPreTrainingOutput(prediction, seqRelationship, loss, o.HiddenStates, o.Attentions).MoveOut<BertForPreTrainingOutput>();
+    }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this, "labels", "next_sentence_label");
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, inputs.Labels, inputs.NextSentenceLabel, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
     }
 }

@@ -55,4 +55,11 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
         var loss = withLoss ? HeadLosses.QuestionAnswering(start, end, startPositions!, endPositions!) : null;
         return new QuestionAnsweringModelOutput(start, end, loss, o.HiddenStates, o.Attentions).MoveOut<QuestionAnsweringModelOutput>();
     }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this, "start_positions", "end_positions");
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, inputs.StartPositions, inputs.EndPositions, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
+    }
 }

@@ -54,4 +54,11 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
         var loss = labels is null ? null : HeadLosses.SequenceClassification(problemType!, logits, labels, Config.NumLabels);
         return new SequenceClassifierOutput(logits, loss, o.HiddenStates, o.Attentions).MoveOut<SequenceClassifierOutput>();
     }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this, "labels");
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, inputs.Labels, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
+    }
 }

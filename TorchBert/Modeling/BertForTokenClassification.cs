@@ -51,4 +51,11 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
         var loss = labels is null ? null : HeadLosses.CrossEntropy(logits, labels);
         return new TokenClassifierOutput(logits, loss, o.HiddenStates, o.Attentions).MoveOut<TokenClassifierOutput>();
     }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this, "labels");
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, inputs.Labels, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
+    }
 }

@@ -18,11 +18,14 @@ public sealed class BertLMPredictionHead : nn.Module<Tensor, Tensor>
     private readonly TiedLinear decoder;
     private Parameter bias;
 
-    public BertLMPredictionHead(BertConfig config, Func<Parameter> wordEmbeddings) : base(nameof(BertLMPredictionHead))
+    /// <param name="wordEmbeddings">the tied decoder weight; null (HF's <c>tie_word_embeddings: false</c>) = the decoder owns its weight.</param>
+    public BertLMPredictionHead(BertConfig config, Func<Parameter>? wordEmbeddings) : base(nameof(BertLMPredictionHead))
     {
         transform = new BertPredictionHeadTransform(config);
         bias = ModuleFactory.Zeros(config.VocabSize);
-        decoder = new TiedLinear(config.HiddenSize, config.VocabSize, wordEmbeddings, () => bias);
+        decoder = wordEmbeddings is null
+            ? TiedLinear.WithOwnWeight(config.HiddenSize, config.VocabSize, () => bias)
+            : new TiedLinear(config.HiddenSize, config.VocabSize, wordEmbeddings, () => bias);
         RegisterComponents();
     }
 
@@ -43,7 +46,7 @@ public sealed class BertOnlyMLMHead : nn.Module<Tensor, Tensor>
 {
     private readonly BertLMPredictionHead predictions;
 
-    public BertOnlyMLMHead(BertConfig config, Func<Parameter> wordEmbeddings) : base(nameof(BertOnlyMLMHead))
+    public BertOnlyMLMHead(BertConfig config, Func<Parameter>? wordEmbeddings) : base(nameof(BertOnlyMLMHead))
     {
         predictions = new BertLMPredictionHead(config, wordEmbeddings);
         RegisterComponents();
@@ -57,14 +60,29 @@ public sealed class BertOnlyMLMHead : nn.Module<Tensor, Tensor>
 /// <summary>
 /// A Linear layer whose weight and bias belong to other modules (HF's tied decoder). It registers no parameters and reads
 /// the owners' current ones at each call, so ties survive <c>.to(device)</c>. Prints as PyTorch prints the Linear it stands for.
+/// With <see cref="WithOwnWeight"/> (HF's <c>tie_word_embeddings: false</c>) it registers its own <c>weight</c>; the bias stays tied.
 /// </summary>
 public sealed class TiedLinear(long inFeatures, long outFeatures, Func<Parameter> weight, Func<Parameter?> bias)
     : nn.Module<Tensor, Tensor>("Linear")
 {
+    private Func<Parameter> weightSource = weight;
+
     public long in_features { get; } = inFeatures;
     public long out_features { get; } = outFeatures;
-    public Parameter weight => weight();
+    public Parameter weight => weightSource();
     public Parameter? bias => bias();
+
+    /// <summary>Whether the weight is this module's own parameter (an untied decoder).</summary>
+    public bool OwnsWeight { get; private set; }
+
+    /// <summary>A decoder with its own (out, in) weight, registered as <c>weight</c>, and a tied bias.</summary>
+    public static TiedLinear WithOwnWeight(long inFeatures, long outFeatures, Func<Parameter?> bias)
+    {
+        var linear = new TiedLinear(inFeatures, outFeatures, null!, bias) { OwnsWeight = true };
+        linear.register_parameter("weight", ModuleFactory.Empty(outFeatures, inFeatures));
+        linear.weightSource = () => linear.get_parameter("weight")!;
+        return linear;
+    }
 
     public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
 }

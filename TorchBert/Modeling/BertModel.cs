@@ -74,4 +74,11 @@ public sealed class BertModel : BertPreTrainedModel
         foreach (var t in result.All()) t.MoveToOuterDisposeScope();
         return result;
     }
+
+    /// <inheritdoc/>
+    public override ModelOutput Forward(ForwardInputs inputs)
+    {
+        inputs.AcceptOnly(this);
+        return forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, inputs.PositionIds, outputHiddenStates: inputs.OutputHiddenStates, outputAttentions: inputs.OutputAttentions);
+    }
 }

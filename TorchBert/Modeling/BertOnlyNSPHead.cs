@@ -33,7 +33,7 @@ public sealed class BertPreTrainingHeads : nn.Module
     private readonly BertLMPredictionHead predictions;
     private readonly Linear seq_relationship;
 
-    public BertPreTrainingHeads(BertConfig config, Func<Parameter> wordEmbeddings) : base(nameof(BertPreTrainingHeads))
+    public BertPreTrainingHeads(BertConfig config, Func<Parameter>? wordEmbeddings) : base(nameof(BertPreTrainingHeads))
     {
         predictions = new BertLMPredictionHead(config, wordEmbeddings);
         seq_relationship = ModuleFactory.Linear(config.HiddenSize, 2);

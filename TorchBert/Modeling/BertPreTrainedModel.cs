@@ -101,6 +101,13 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
     private nn.Module? FindWordEmbeddings() =>
         named_modules().FirstOrDefault(p => p.name.EndsWith("embeddings.word_embeddings", StringComparison.Ordinal)).module;
 
+    /// <summary>
+    /// The class's forward with its inputs by HF name (for generic callers: CLI, converter); an input the class does
+    /// not take is an <see cref="ArgumentException"/>.
+    /// </summary>
+    public virtual ModelOutput Forward(ForwardInputs inputs) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement Forward(ForwardInputs)");
+
     /// <summary>Number of parameters, counting tied ones once.</summary>
     public long ParameterCount() =>
         parameters().Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter>().Sum(p => p.numel());

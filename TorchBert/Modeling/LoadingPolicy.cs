@@ -48,6 +48,12 @@ public sealed record LoadingPolicy
         ["cls.predictions.decoder.bias"] = "cls.predictions.bias",
     };
 
+    /// <summary>With <c>tie_word_embeddings: false</c> only the decoder bias stays tied; the decoder weight is the head's own.</summary>
+    public static readonly IReadOnlyDictionary<string, string> TiedMlmDecoderBias = new Dictionary<string, string>
+    {
+        ["cls.predictions.decoder.bias"] = "cls.predictions.bias",
+    };
+
     /// <summary>HF's <c>[r"pooler"]</c>: classes built without a pooler ignore a checkpoint's.</summary>
     public static readonly IReadOnlyList<string> IgnorePooler = [@"(^|\.)pooler\."];
 

@@ -52,6 +52,10 @@ internal static class ModuleFactory
     /// <summary>A free-standing (size) parameter, zeros when initialised.</summary>
     public static Parameter Zeros(long size) => current is { } t ? Empty(t, size) : new Parameter(zeros(size));
 
+    /// <summary>A free-standing (out, in) parameter: uninitialised on the load's device inside <see cref="Uninitialized"/>, else
+    /// zeros (the owner initialises it, see <see cref="BertPreTrainedModel.InitWeights"/>).</summary>
+    public static Parameter Empty(params long[] shape) => current is { } t ? Empty(t, shape) : new Parameter(zeros(shape));
+
     private static Parameter Empty(Target t, params long[] shape) => new(empty(shape, t.DType, t.Device));
 
     private sealed class Restore(Target? previous) : IDisposable

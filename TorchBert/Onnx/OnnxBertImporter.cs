@@ -93,6 +93,7 @@ public static partial class OnnxBertImporter
                     $"[{string.Join(", ", tensor.Shape)}], expected [{string.Join(", ", shape)}] for the inferred config");
             tensors.Add(tensor);
         }
+        ImportHeads(g, config, tensors, traces, notes);
         var expected = tensors.Select(t => t.Name).ToHashSet();
         var skipped = named.Keys.Where(k => !expected.Contains(k)).ToList();
         if (skipped.Count > 0) notes.Add($"named initializers not in BertModel's state dict, skipped: {string.Join(", ", skipped)}");
@@ -147,6 +148,62 @@ public static partial class OnnxBertImporter
         if (layers > 0)
             config.IntermediateSize = Int(Dims("encoder.layer.0.intermediate.dense.bias", 1)[0], "intermediate_size");
         return config;
+    }
+
+    /// <summary>The task heads exported with BERT, outside its prefix, by HF module name (each one Linear on the encoder or the pooler).</summary>
+    private static readonly string[] HeadModules = ["classifier", "qa_outputs", "cls.seq_relationship"];
+
+    /// <summary>
+    /// Imports the task heads the export carries (<c>classifier</c>, <c>qa_outputs</c>, NSP <c>cls.seq_relationship</c>):
+    /// each weight traced from its named bias as for the encoder, and, unless a config.json says otherwise, the
+    /// architecture and num_labels they imply (a classifier on (B, C, T) inputs is multiple choice; on (B, T, n) outputs
+    /// token classification; else sequence classification).
+    /// </summary>
+    private static void ImportHeads(OnnxGraphIndex g, BertConfig config, List<OnnxCheckpointTensor> tensors,
+        Dictionary<string, LinearTrace> traces, List<string> notes)
+    {
+        var path = g.Model.Path;
+        var found = new List<(string Module, long Labels)>();
+        foreach (var head in HeadModules)
+        {
+            var bias = head + ".bias";
+            if (!g.Initializers.TryGetValue(bias, out var biasInfo)) continue;
+            OnnxCheckpointTensor weight;
+            try
+            {
+                var trace = traces[bias] = OnnxLinearTracer.Trace(g, bias, bias);
+                weight = Tensor(g, trace.Weight, head + ".weight", trace.Transposed);
+            }
+            catch (CheckpointException e) when (g.Initializers.TryGetValue(head + ".weight", out var named))
+            {
+                notes.Add($"{head}.weight: taken as named, in HF layout ({e.Message})");
+                weight = Tensor(g, named, head + ".weight", transposed: false);
+            }
+            var biasTensor = Tensor(g, biasInfo, bias, transposed: false);
+            if (biasTensor.Shape.Length != 1 || !weight.Shape.SequenceEqual([biasTensor.Shape[0], config.HiddenSize]))
+                throw new CheckpointException($"{path}: head '{head}' has weight [{string.Join(", ", weight.Shape)}] and bias " +
+                                              $"[{string.Join(", ", biasTensor.Shape)}], expected [n, {config.HiddenSize}] and [n]");
+            tensors.Add(weight);
+            tensors.Add(biasTensor);
+            found.Add((head, biasTensor.Shape[0]));
+        }
+        if (found.Count == 0) return;
+
+        var (module, labels) = found[0];
+        var inputRank = g.Model.Graph.Inputs.FirstOrDefault(i => i.Name == "input_ids")?.Dims.Count ?? 2;
+        var outputRank = g.Model.Graph.Outputs.FirstOrDefault()?.Dims.Count ?? 2;
+        var architecture = module switch
+        {
+            "qa_outputs" => "BertForQuestionAnswering",
+            "cls.seq_relationship" => "BertForNextSentencePrediction",
+            _ when inputRank == 3 => "BertForMultipleChoice",
+            _ when outputRank == 3 => "BertForTokenClassification",
+            _ => "BertForSequenceClassification",
+        };
+        config.Architectures = [architecture];
+        if (architecture != "BertForMultipleChoice" && labels <= int.MaxValue) config.NumLabels = (int)labels;
+        notes.Add($"task head {string.Join(", ", found.Select(f => $"{f.Module} ({f.Labels} outputs)"))}: {architecture} " +
+                  "(config.json beside the export, when present, decides)");
     }
 
     [GeneratedRegex(@"^[A-Za-z_]\w*(\.\w+)+$")]

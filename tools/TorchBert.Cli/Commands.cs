@@ -140,7 +140,7 @@ internal static class Commands
             if (p.GetValue(config) is { } configPath)
             {
                 var c = BertConfig.FromFile(configPath);
-                m = c.Architectures?.Contains("BertForMaskedLM") == true ? new BertForMaskedLM(c) : new BertModel(c);
+                m = BertAutoModel.ForConfig(c).Create(c);
             }
             else m = Inspection.Load(Cli.ModelOrDefault(p.GetValue(model)));
             using (m)

@@ -176,3 +176,35 @@ public sealed class HeadLoadingTests : IDisposable
         return dir;
     }
 }
+
+/// <summary>HF's <c>tie_word_embeddings: false</c>: the MLM decoder has its own weight, loaded from the checkpoint.</summary>
+public sealed class UntiedDecoderTests : IDisposable
+{
+    private readonly string temp = Directory.CreateTempSubdirectory("torchbert-untied-").FullName;
+
+    public void Dispose() => Directory.Delete(temp, recursive: true);
+
+    [Fact]
+    public void An_untied_decoder_weight_is_loaded_and_used()
+    {
+        var fixture = Fixtures.Dir("tiny-bert-mlm");
+        File.WriteAllText(Path.Combine(temp, "config.json"),
+            File.ReadAllText(Path.Combine(fixture, "config.json")).Replace("\"model_type\"", "\"tie_word_embeddings\": false, \"model_type\""));
+        var weights = ReferenceSafeTensors.Read(Path.Combine(fixture, "model.safetensors"));
+        manual_seed(7);
+        var decoder = randn(30522, 32) * 0.1f;
+        SafeTensorsWriter.Write(Path.Combine(temp, "model.safetensors"), weights.Append(new("cls.predictions.decoder.weight", decoder)).ToList());
+
+        using var model = BertForMaskedLM.FromPretrained(temp, new PretrainedOptions { Device = CPU });
+        model.LoadReport!.NewlyInitialized.Should().BeEmpty();
+        model.LoadReport.Tied.Should().Equal("cls.predictions.decoder.bias (= cls.predictions.bias)");
+        model.state_dict().Should().ContainKey("cls.predictions.decoder.weight");
+        var e = Fixtures.Expected("tiny-bert-mlm");
+        using var mode = inference_mode();
+        using var o = model.forward(e["input_ids"], e["attention_mask"], e["token_type_ids"]);
+        // Independent oracle: HF's transform output (recorded) times the untied decoder, plus the head bias.
+        var expected = e["cls.predictions.transform"].matmul(decoder.t()) + weights["cls.predictions.bias"];
+        TensorAssert.Close(o.Logits, expected, 1e-4, "logits through the untied decoder");
+        model.ParameterCount().Should().Be(1_024_100 + 30522L * 32, "the decoder weight is a parameter of its own");
+    }
+}
