@@ -73,28 +73,16 @@ public static class ModelConverter
         Directory.CreateDirectory(temp);
         try
         {
-            var config = src.Config.Clone();
-            config.Architectures = [model.GetType().Name];
-            config.Extra["torch_dtype"] = DTypeName(options.DType);
-            config.Save(Path.Combine(temp, "config.json"));
-
-            var weights = model.state_dict().Where(kv => !model.LoadingPolicy.TiedWeights.ContainsKey(kv.Key)).ToList();
-            var written = 0;
-            var dtype = options.DType;
-            var tensors = weights.Select(kv =>
-            {
-                options.Progress?.Invoke(++written, weights.Count, kv.Key);
-                return new KeyValuePair<string, Tensor>(kv.Key, kv.Value.dtype == dtype ? kv.Value : kv.Value.to(dtype));
-            });
-            var weightsPath = Path.Combine(temp, "model.safetensors");
-            using (no_grad())
-                SafeTensorsWriter.Write(weightsPath, tensors, new Dictionary<string, string> { ["format"] = "pt", ["converted_by"] = "TorchBert" });
+            // the single write path (model.SavePretrained): config.json with architectures and torch_dtype, model.safetensors
+            // under canonical HF keys with the tied aliases omitted
+            var bytes = model.SavePretrained(temp, options.DType, new Dictionary<string, string> { ["converted_by"] = "TorchBert" }, options.Progress);
+            var tensorCount = ModelSaving.SavedTensors(model).Count;
 
             var report = new ConversionReport
             {
                 Source = source, SourceFormat = src.Weights.Format, Destination = destination,
                 Architecture = model.GetType().Name, Parameters = model.ParameterCount(), DType = options.DType,
-                Tensors = weights.Count, BytesWritten = new FileInfo(weightsPath).Length, Load = load,
+                Tensors = tensorCount, BytesWritten = bytes, Load = load,
             };
             report.Notes.AddRange(src.Notes);
             foreach (var f in TokenizerFiles)
