@@ -21,6 +21,7 @@ public static class ModelLocator
     {
         ArgumentException.ThrowIfNullOrEmpty(pathOrId);
         if (File.Exists(pathOrId) || Directory.Exists(pathOrId)) return pathOrId;
+        ct.ThrowIfCancellationRequested();
         if (revision is null && IsEmbedded(pathOrId))
         {
             NativeRuntime.EnsureLoaded();

@@ -55,4 +55,8 @@ public static class BertAutoModel
     /// <summary>Loads a folder (or .onnx export) into the class its config.json names; see <see cref="Pretrained.Load{T}"/>.</summary>
     public static BertPreTrainedModel FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load<BertPreTrainedModel>(path, options, (c, keys) => ForConfig(c).Build(c, keys));
+
+    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
+    public static Task<BertPreTrainedModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
+        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 }

@@ -37,6 +37,10 @@ public sealed class BertForMultipleChoice : BertPreTrainedModel
     public static BertForMultipleChoice FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load(path, options, (c, _) => new BertForMultipleChoice(c));
 
+    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
+    public static Task<BertForMultipleChoice> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
+        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
+
     /// <param name="inputIds">(B, C, T): C choices per example, each a token sequence of length T.</param>
     /// <param name="attentionMask">(B, C, T) or null.</param>
     /// <param name="tokenTypeIds">(B, C, T) or null.</param>

@@ -36,6 +36,10 @@ public sealed class BertForPreTraining : BertPreTrainedModel
     public static BertForPreTraining FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load(path, options, (c, _) => new BertForPreTraining(c));
 
+    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
+    public static Task<BertForPreTraining> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
+        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
+
     protected override void InitHeadExtras()
     {
         using var noGrad = no_grad();

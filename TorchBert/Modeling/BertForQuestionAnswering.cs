@@ -36,6 +36,10 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
     public static BertForQuestionAnswering FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load(path, options, (c, _) => new BertForQuestionAnswering(c));
 
+    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
+    public static Task<BertForQuestionAnswering> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
+        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
+
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; (B, T) start and end logits.</summary>
     /// <param name="startPositions">(B) answer-start token index; with <paramref name="endPositions"/> gives the loss.
     /// Positions ≥ T are ignored (HF clamps them to T, its ignore index); negative ones are refused.</param>

@@ -36,6 +36,10 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
     public static BertForTokenClassification FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load(path, options, (c, _) => new BertForTokenClassification(c));
 
+    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
+    public static Task<BertForTokenClassification> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
+        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
+
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; (B, T, num_labels) logits.</summary>
     /// <param name="labels">
     /// (B, T) class indices; -100 is ignored. HF does not mask by attention_mask: label padding -100 to leave it out.

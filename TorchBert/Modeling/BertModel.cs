@@ -40,13 +40,13 @@ public sealed class BertModel : BertPreTrainedModel
     public static BertModel FromPretrained(string path, PretrainedOptions? options = null) =>
         Pretrained.Load(path, options, (c, keys) => new BertModel(c, CheckpointHasPooler(keys)));
 
+    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
+    public static Task<BertModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
+        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
+
     /// <summary>Whether a checkpoint's tensor names include this class's pooler (<c>pooler.dense.weight</c>, with or without <c>bert.</c>).</summary>
     public static bool CheckpointHasPooler(IEnumerable<string> tensorNames) =>
         tensorNames.Any(n => n is "pooler.dense.weight" or BaseModelPrefix + ".pooler.dense.weight");
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static async Task<BertModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        FromPretrained(await Hub.ModelLocator.ResolveAsync(pathOrId, options?.Revision, null, ct).ConfigureAwait(false), options);
 
     /// <summary>HF's BertModel is also the decoder (causal mask, cache, cross-attention) when the config says so.</summary>
     protected internal override bool HonorsDecoderConfig => true;

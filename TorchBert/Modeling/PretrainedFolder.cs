@@ -74,3 +74,14 @@ public static partial class Pretrained
     /// <summary>HF <c>AutoModel</c>-style: the class named by config.json's <c>architectures</c> (see <see cref="BertAutoModel"/>).</summary>
     public static BertPreTrainedModel LoadAuto(string path, PretrainedOptions? options = null) => BertAutoModel.FromPretrained(path, options);
 }
+
+public static partial class Pretrained
+{
+    /// <summary>
+    /// The async form of a <c>FromPretrained</c>: the Hub download (if <paramref name="pathOrId"/> is a Hub id and not
+    /// cached) runs asynchronously and honours <paramref name="ct"/>; the load itself then reads the local snapshot.
+    /// </summary>
+    public static async Task<T> LoadAsync<T>(string pathOrId, PretrainedOptions? options, Func<string, PretrainedOptions?, T> load,
+        CancellationToken ct = default) where T : BertPreTrainedModel =>
+        load(await Hub.ModelLocator.ResolveAsync(pathOrId, options?.Revision, null, ct).ConfigureAwait(false), options);
+}
