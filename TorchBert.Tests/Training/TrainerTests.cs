@@ -7,7 +7,15 @@ using static TorchSharp.torch;
 
 namespace TorchBert.Tests.Training;
 
+/// <summary>
+/// Tests whose expectations need torch's global RNG to themselves (seeded runs compared step by step: dropout draws
+/// from the global generator, which tests running in parallel would also draw from). They run after the parallel ones, alone.
+/// </summary>
+[CollectionDefinition(nameof(GlobalRng), DisableParallelization = true)]
+public sealed class GlobalRng;
+
 /// <summary>The training loop on tiny-bert-seqcls (dropout 0.1, so the RNG matters) with pre-tokenized features.</summary>
+[Collection(nameof(GlobalRng))]
 public class TrainerTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "torchbert-trainer-" + Guid.NewGuid().ToString("N"));

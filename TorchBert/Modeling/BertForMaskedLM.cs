@@ -40,12 +40,7 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
     public static Task<BertForMaskedLM> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
         Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 
-    protected override void InitHeadExtras()
-    {
-        using var noGrad = no_grad();
-        cls.Predictions.Bias.zero_();
-        if (cls.Predictions.Decoder.OwnsWeight) nn.init.normal_(cls.Predictions.Decoder.weight, 0, Config.InitializerRange);
-    }
+    protected override void InitHeadExtras() => cls.Predictions.InitExtras(Config.InitializerRange);
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; returns (B, T, vocab) logits.</summary>
     /// <param name="labels">(B, T) token ids to predict, -100 where no loss is wanted (HF: the unmasked positions).</param>

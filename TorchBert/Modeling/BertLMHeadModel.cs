@@ -49,12 +49,7 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     /// <summary>The decoder class: is_decoder / add_cross_attention configs are what it runs.</summary>
     protected internal override bool HonorsDecoderConfig => true;
 
-    protected override void InitHeadExtras()
-    {
-        using var noGrad = no_grad();
-        cls.Predictions.Bias.zero_();
-        if (cls.Predictions.Decoder.OwnsWeight) nn.init.normal_(cls.Predictions.Decoder.weight, 0, Config.InitializerRange);
-    }
+    protected override void InitHeadExtras() => cls.Predictions.InitExtras(Config.InitializerRange);
 
     /// <summary>
     /// HF's <c>BertLMHeadModel.forward</c>: the <see cref="BertModel.forward"/> inputs, then <paramref name="labels"/>

@@ -33,6 +33,14 @@ public sealed class BertLMPredictionHead : nn.Module<Tensor, Tensor>
     public TiedLinear Decoder => decoder;
     public Parameter Bias => bias;
 
+    /// <summary>HF's init of what Linear/Embedding init doesn't cover: the output bias 0, an untied decoder weight ~ N(0, std).</summary>
+    internal void InitExtras(double std)
+    {
+        using var noGrad = no_grad();
+        bias.zero_();
+        if (decoder.OwnsWeight) nn.init.normal_(decoder.weight, 0, std);
+    }
+
     /// <summary>(B, T, H) → (B, T, vocab).</summary>
     public override Tensor forward(Tensor hiddenStates)
     {
