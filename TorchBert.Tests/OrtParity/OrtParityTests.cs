@@ -14,11 +14,15 @@ namespace TorchBert.Tests.OrtParity;
 /// layers 3-5). Against a float64 TorchBert both fp32 results drift at exactly those positions (TorchBert ~4e-5,
 /// ORT ~1e-5) while staying ~1e-6 elsewhere: those inputs are ill-conditioned (errors grow ~3x per layer there), not a
 /// masking difference — the export's additive mask is (1 - m) * -10000 and TorchBert's (1 - m) * finfo.min, both of
-/// which give masked keys exactly zero weight in fp32.
+/// which give masked keys exactly zero weight in fp32. How far they drift depends on the CPU's kernels (5e-5 on a Zen 3
+/// with AVX2, 1.2e-4 with SDPA on a Zen 4 with AVX-512), so with a mask the real tokens are held to
+/// <see cref="RealTokenTol"/> and the padded positions to <see cref="PaddedTol"/>.
 /// </summary>
 public class OrtParityTests(OrtParityFixture f, ITestOutputHelper output) : IClassFixture<OrtParityFixture>
 {
     private const double Tol = 1e-4;
+    private const double RealTokenTol = 2e-5;
+    private const double PaddedTol = 5e-4;
     private const string PoolerOutput = "924";
     private static readonly string[] OrtInputs = ["input_ids", "attention_mask", "token_type_ids"];
 
@@ -69,7 +73,10 @@ public class OrtParityTests(OrtParityFixture f, ITestOutputHelper output) : ICla
     private static Tensor ToTorch(OrtValue v) =>
         torch.tensor(v.GetTensorDataAsSpan<float>().ToArray(), v.GetTensorTypeAndShape().Shape);
 
-    /// <summary>Asserts max |ours - ort| ≤ <see cref="Tol"/> over every element; logs and returns the max.</summary>
+    /// <summary>
+    /// Asserts max |ours - ort| ≤ <see cref="Tol"/> over every element, or, given the mask of a (B, T, H) output,
+    /// ≤ <see cref="RealTokenTol"/> on real tokens and ≤ <see cref="PaddedTol"/> on padded positions; logs and returns the max.
+    /// </summary>
     private double Close(Tensor ours, Tensor ort, string what, Tensor? mask = null)
     {
         ours.shape.Should().Equal(ort.shape, $"shape of {what}");
@@ -83,6 +90,10 @@ public class OrtParityTests(OrtParityFixture f, ITestOutputHelper output) : ICla
             var real = perToken.masked_fill(mask.eq(0), 0).max().item<double>();
             var padded = perToken.masked_fill(mask.ne(0), 0).max().item<double>();
             detail = $" (real tokens {real:E2}, padded positions {padded:E2})";
+            output.WriteLine($"{what}: max |diff| {max:E2}{detail}");
+            real.Should().BeLessThanOrEqualTo(RealTokenTol, $"{what} real tokens{detail}");
+            padded.Should().BeLessThanOrEqualTo(PaddedTol, $"{what} padded positions{detail}");
+            return max;
         }
         output.WriteLine($"{what}: max |diff| {max:E2}{detail}");
         max.Should().BeLessThanOrEqualTo(Tol, $"{what} max diff {max:E2}{detail} at flat index {diff.argmax().item<long>()}");

@@ -22,6 +22,20 @@ public class TokenizerDecodeTests
         Uncased.Decode(new long[] { 20961, 3468 }).Should().Be("##ffable");
     }
 
+    /// <summary>Expected strings from HF tokenizers 0.23.2's <c>wordPieceDecoder("##", true).decode(tokens)</c> (tools/hf-tokenizer-oracle, Node).</summary>
+    [Theory]
+    [InlineData("london|,", "london,")]
+    [InlineData("##e", "##e")]
+    [InlineData("john|##son", "johnson")]
+    [InlineData("i|do|not|care|.", "i do not care.")]
+    [InlineData("it|'|s", "it ' s")]
+    [InlineData("he|'s|here|!", "he's here!")]
+    [InlineData("a|?|b", "a? b")]
+    [InlineData("😀|met", "😀 met")]
+    [InlineData("don|'|t", "don ' t")]
+    public void ConvertTokensToString_is_the_fast_tokenizers_wordpiece_decoder(string tokens, string expected) =>
+        Uncased.ConvertTokensToString(tokens.Split('|')).Should().Be(expected);
+
     [Fact]
     public void Decode_round_trips_normalized_text()
     {

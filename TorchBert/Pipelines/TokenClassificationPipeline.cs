@@ -247,8 +247,8 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
         return result;
     }
 
-    /// <summary>HF BertTokenizer <c>convert_tokens_to_string</c>: joined by spaces, <c> ##</c> removed, stripped.</summary>
-    private static string ConvertTokensToString(IEnumerable<string> tokens) => string.Join(' ', tokens).Replace(" ##", "").Trim();
+    /// <summary>HF's fast tokenizer <c>convert_tokens_to_string</c> (the WordPiece decoder), as the pipeline uses it for words.</summary>
+    private string ConvertTokensToString(IEnumerable<string> tokens) => Tokenizer.ConvertTokensToString(tokens);
 
     private string Label(int i) => Model.Config.Id2Label.TryGetValue(i, out var label) ? label
         : throw new ArgumentException($"{Model.LoadReport?.Source ?? "the model"}: config id2label has no label {i} (num_labels {Model.Config.NumLabels})");

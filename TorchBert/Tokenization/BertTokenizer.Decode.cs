@@ -14,23 +14,39 @@ public sealed partial class BertTokenizer
     public string Decode(IEnumerable<long> ids, bool skipSpecialTokens = false, bool cleanUpTokenizationSpaces = true)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        var sb = new StringBuilder();
-        bool first = true;
-        string prefix = _model.ContinuingSubwordPrefix;
+        var tokens = new List<string>();
         foreach (long id in ids)
         {
             if (!TryGetToken(id, out string token)) continue;
             if (skipSpecialTokens && _specialIds.Contains((int)id)) continue;
-            // tokenizers' WordPiece decoder (its cleanup is on in every BERT tokenizer.json, whatever
-            // clean_up_tokenization_spaces says).
+            tokens.Add(token);
+        }
+        string text = ConvertTokensToString(tokens);
+        return cleanUpTokenizationSpaces ? CleanUpTokenization(text) : text;
+    }
+
+    /// <summary>
+    /// HF's fast-tokenizer <c>convert_tokens_to_string</c> (what the pipelines use for an entity's word):
+    /// <c>tokenizers</c>' WordPiece decoder — a <c>##</c> continuation glued to the previous token (not on the first
+    /// token), every other token after a space, each token cleaned (" ," → ",", " ." → ".", ...; its cleanup is on in
+    /// every BERT tokenizer.json and in the one HF converts from a vocab.txt). Not the slow tokenizer's
+    /// <c>" ".join(tokens).replace(" ##", "")</c>, which keeps " ,".
+    /// </summary>
+    public string ConvertTokensToString(IEnumerable<string> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        var sb = new StringBuilder();
+        bool first = true;
+        string prefix = _model.ContinuingSubwordPrefix;
+        foreach (var t in tokens)
+        {
+            var token = t;
             if (!first)
                 token = token.StartsWith(prefix, StringComparison.Ordinal) ? token[prefix.Length..] : " " + token;
-            token = CleanUpDecoderToken(token);
-            sb.Append(token);
+            sb.Append(CleanUpDecoderToken(token));
             first = false;
         }
-        string text = sb.ToString();
-        return cleanUpTokenizationSpaces ? CleanUpTokenization(text) : text;
+        return sb.ToString();
     }
 
     /// <inheritdoc cref="Decode(IEnumerable{long}, bool, bool)"/>
