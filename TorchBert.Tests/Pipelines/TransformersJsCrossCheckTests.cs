@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using TorchBert.Conversion;
 using TorchBert.Pipelines;
 using TorchBert.Tests.Support;
 using static TorchSharp.torch;
@@ -7,7 +8,8 @@ namespace TorchBert.Tests.Pipelines;
 
 /// <summary>
 /// TorchBert's task pipelines against an independent port of HF's pipelines: transformers.js 4.3.2 (onnxruntime-node)
-/// on ONNX exports of the same fixture weights. <c>Fixtures/transformersjs-oracle/results.jsonl</c> was written by
+/// on ONNX exports of the same fixture weights (and, for sentence embeddings, on the embedded all-MiniLM-L6-v2's own
+/// model.onnx). <c>Fixtures/transformersjs-oracle/results.jsonl</c> was written by
 /// <c>tools/transformersjs-oracle</c> (prepare.py exports the fixtures after checking the export against the HF outputs
 /// recorded in them; run.mjs runs the pipelines); nothing here runs Node. Each line holds a case and what transformers.js
 /// returned. TorchBert's result is put into transformers.js' shape (the fields transformers.js has: it reports no
@@ -30,10 +32,14 @@ public sealed class TransformersJsCrossCheckTests : IClassFixture<TransformersJs
         public TokenClassificationPipeline TokCls { get; } = TokenClassificationPipeline.FromPretrained(TaskPipelineFixtures.Folder("tiny-bert-tokcls"), Cpu);
         public QuestionAnsweringPipeline Qa { get; } = QuestionAnsweringPipeline.FromPretrained(Fixtures.Dir("tiny-bert-qa"), Cpu);
         public ZeroShotClassificationPipeline Nli { get; } = ZeroShotClassificationPipeline.FromPretrained(TaskPipelineFixtures.Nli(), Cpu);
+        public FillMaskPipeline FillMask { get; } = FillMaskPipeline.FromPretrained(Fixtures.Dir("tiny-bert-mlm"), Cpu);
+        public FeatureExtractionPipeline Features { get; } = FeatureExtractionPipeline.FromPretrained(Fixtures.Dir("tiny-bert-mlm"), Cpu);
+        /// <summary>The embedded all-MiniLM-L6-v2 (transformers.js ran the package's own model.onnx).</summary>
+        public SentenceEmbeddingPipeline MiniLM { get; } = SentenceEmbeddingPipeline.FromPretrained(DefaultModel.EnsureInstalled(), Cpu);
 
         public void Dispose()
         {
-            SeqCls.Dispose(); SeqClsTruncating.Dispose(); MultiLabel.Dispose(); TokCls.Dispose(); Qa.Dispose(); Nli.Dispose();
+            SeqCls.Dispose(); SeqClsTruncating.Dispose(); MultiLabel.Dispose(); TokCls.Dispose(); Qa.Dispose(); Nli.Dispose(); FillMask.Dispose(); Features.Dispose(); MiniLM.Dispose();
         }
     }
 
@@ -59,7 +65,7 @@ public sealed class TransformersJsCrossCheckTests : IClassFixture<TransformersJs
         var cases = Cases().Values.ToList();
         cases.Count.Should().BeGreaterThanOrEqualTo(20);
         cases.Select(c => (string)c["task"]!).Distinct().Should().BeEquivalentTo(
-            "text-classification", "token-classification", "question-answering", "zero-shot-classification");
+            "text-classification", "token-classification", "question-answering", "zero-shot-classification", "fill-mask", "feature-extraction");
         cases.Count(c => c["deviation"] is null).Should().BeGreaterThanOrEqualTo(15, "most cases are ones both ports must agree on");
     }
 
@@ -79,7 +85,7 @@ public sealed class TransformersJsCrossCheckTests : IClassFixture<TransformersJs
             return;
         }
         var got = Run(c, options);
-        var expected = c["output"]!;
+        var expected = (string)c["task"]! == "feature-extraction" ? Rows(c["output"]!.AsObject(), options) : c["output"]!;
         var diff = Difference(got, expected, "$");
         if (deviation is null)
             diff.Should().BeNull($"{id}: TorchBert {got.ToJsonString()}\n    transformers.js {expected.ToJsonString()}");
@@ -97,6 +103,8 @@ public sealed class TransformersJsCrossCheckTests : IClassFixture<TransformersJs
             "token-classification" => TokenClassification(c, options),
             "question-answering" => QuestionAnswering(c, options),
             "zero-shot-classification" => ZeroShot(c, options),
+            "fill-mask" => FillMask(c, options),
+            "feature-extraction" => FeatureExtraction(c, options, model),
             _ => throw new InvalidOperationException($"unknown task {task}"),
         };
     }
@@ -163,6 +171,51 @@ public sealed class TransformersJsCrossCheckTests : IClassFixture<TransformersJs
             ["scores"] = new JsonArray(r.Scores.Select(s => (JsonNode)s).ToArray()),
         }).ToList();
         return batched ? new JsonArray(rows.ToArray()) : rows[0];
+    }
+
+    private JsonNode FillMask(JsonObject c, JsonObject options)
+    {
+        var (texts, batched) = Inputs(c["inputs"]!);
+        var rows = m.FillMask.Run(texts, new FillMaskParams { TopK = (int?)options["top_k"] ?? 5 }).Select(masks =>
+        {
+            var lists = masks.Select(candidates => (JsonNode)new JsonArray(candidates.Select(r => (JsonNode)new JsonObject
+            {
+                ["score"] = r.Score, ["token"] = r.Token, ["token_str"] = r.TokenStr, ["sequence"] = r.Sequence,
+            }).ToArray())).ToArray();
+            return lists.Length == 1 ? lists[0] : new JsonArray(lists);                // HF: a list per [MASK] when there are several
+        }).ToList();
+        return batched ? new JsonArray(rows.ToArray()) : rows[0];
+    }
+
+    /// <summary>Every input's vectors: (tokens × hidden) for HF's feature-extraction, one vector for mean pooling + normalize.</summary>
+    private JsonNode FeatureExtraction(JsonObject c, JsonObject options, string model)
+    {
+        var (texts, _) = Inputs(c["inputs"]!);
+        static JsonArray Vector(float[] v) => new(v.Select(x => (JsonNode)(double)x).ToArray());
+        if (model == "minilm")
+        {
+            ((string?)options["pooling"]).Should().Be("mean");
+            ((bool?)options["normalize"]).Should().BeTrue();
+            return new JsonArray(m.MiniLM.Run(texts).Select(v => (JsonNode)Vector(v)).ToArray());
+        }
+        return new JsonArray(m.Features.Run(texts).Select(tokens => (JsonNode)new JsonArray(tokens.Select(t => (JsonNode)Vector(t)).ToArray())).ToArray());
+    }
+
+    /// <summary>
+    /// transformers.js' feature-extraction tensor as per-input rows: with pooling, (B, H) → B vectors; without, (B, T, H)
+    /// → each input's first <c>lengths[b]</c> token vectors (its real tokens, by transformers.js' own tokenizer; the
+    /// tensor also holds the padded positions, which HF Python does not return).
+    /// </summary>
+    private static JsonNode Rows(JsonObject tensor, JsonObject options)
+    {
+        var dims = tensor["dims"]!.AsArray().Select(d => (int)d!).ToArray();
+        var data = tensor["data"]!.AsArray().Select(x => (double)x!).ToArray();
+        var lengths = tensor["lengths"]!.AsArray().Select(l => (int)l!).ToArray();
+        JsonArray Vector(int offset, int n) => new(data.Skip(offset).Take(n).Select(x => (JsonNode)x).ToArray());
+        if (options["pooling"] is not null)
+            return new JsonArray(Enumerable.Range(0, dims[0]).Select(b => (JsonNode)Vector(b * dims[1], dims[1])).ToArray());
+        return new JsonArray(Enumerable.Range(0, dims[0]).Select(b => (JsonNode)new JsonArray(Enumerable.Range(0, lengths[b])
+            .Select(t => (JsonNode)Vector((b * dims[1] + t) * dims[2], dims[2])).ToArray())).ToArray());
     }
 
     /// <summary>The first place where two JSON values differ (numbers within <see cref="Tolerance"/>), or null.</summary>

@@ -1,5 +1,6 @@
 """Exports a BERT task checkpoint (config.json + model.safetensors) to ONNX in the layout transformers.js reads
-(onnx/model.onnx; inputs input_ids, attention_mask, token_type_ids; outputs logits, or start_logits + end_logits).
+(onnx/model.onnx; inputs input_ids, attention_mask, token_type_ids; outputs last_hidden_state, logits, or start_logits +
+end_logits).
 
 There is no `transformers` or `onnx` Python package here, only Debian's python3-torch 1.13, so the model is BERT written
 out in plain torch ops from modeling_bert.py (absolute positions, eager attention with HF's extended mask, erf GELU,
@@ -8,7 +9,8 @@ compared with the HF outputs recorded in the fixture's expected.safetensors (whe
 when they agree, so the ONNX graph is the fixture's HF model, not an approximation of it.
 
 Usage: python3 export_onnx.py MODEL_DIR ARCHITECTURE [EXPECTED_SAFETENSORS]
-ARCHITECTURE: BertForSequenceClassification | BertForTokenClassification | BertForQuestionAnswering
+ARCHITECTURE: BertModel | BertForMaskedLM | BertForSequenceClassification | BertForTokenClassification |
+BertForQuestionAnswering
 """
 import json
 import math
@@ -83,6 +85,15 @@ class Bert(torch.nn.Module):
             attended = self.norm(self.linear(context, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
             inner = torch.nn.functional.gelu(self.linear(attended, p + "intermediate.dense"))
             x = self.norm(self.linear(inner, p + "output.dense") + attended, p + "output.LayerNorm")
+        if self.arch == "BertModel":
+            return (x,)
+        if self.arch == "BertForMaskedLM":
+            # BertLMPredictionHead: transform (dense, gelu, LayerNorm), decoder tied to the word embeddings, bias
+            t = self.norm(torch.nn.functional.gelu(self.linear(x, "cls.predictions.transform.dense")),
+                          "cls.predictions.transform.LayerNorm")
+            decoder = self.w("cls.predictions.decoder.weight") if "cls__predictions__decoder__weight" in self.params \
+                else self.w(e + "word_embeddings.weight")
+            return (torch.nn.functional.linear(t, decoder, self.w("cls.predictions.bias")),)
         if self.arch == "BertForSequenceClassification":
             pooled = torch.tanh(self.linear(x[:, 0], "bert.pooler.dense"))
             return (self.linear(pooled, "classifier"),)
@@ -101,7 +112,7 @@ def main():
     with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
         config = json.load(f)
     model = Bert(config, read_safetensors(os.path.join(model_dir, "model.safetensors")), architecture).eval()
-    outputs = ["start_logits", "end_logits"] if architecture == "BertForQuestionAnswering" else ["logits"]
+    outputs = {"BertForQuestionAnswering": ["start_logits", "end_logits"], "BertModel": ["last_hidden_state"]}.get(architecture, ["logits"])
 
     if expected_path:
         expected = read_safetensors(expected_path)
@@ -117,8 +128,7 @@ def main():
     example = (torch.tensor([[2, 5, 6, 3]]), torch.ones(1, 4, dtype=torch.long), torch.zeros(1, 4, dtype=torch.long))
     axes = {n: {0: "batch_size", 1: "sequence_length"} for n in ["input_ids", "attention_mask", "token_type_ids"]}
     for n in outputs:
-        axes[n] = {0: "batch_size"} if n == "logits" and architecture == "BertForSequenceClassification" else \
-            {0: "batch_size", 1: "sequence_length"}
+        axes[n] = {0: "batch_size"} if architecture == "BertForSequenceClassification" else {0: "batch_size", 1: "sequence_length"}
     target = os.path.join(model_dir, "onnx", "model.onnx")
     torch.onnx.export(model, example, target + ".tmp", input_names=["input_ids", "attention_mask", "token_type_ids"],
                       output_names=outputs, dynamic_axes=axes, opset_version=14, do_constant_folding=True)

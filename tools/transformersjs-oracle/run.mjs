@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { pipeline, env } from '@huggingface/transformers';
+import { pipeline, env, Tensor } from '@huggingface/transformers';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 env.allowRemoteModels = false;
@@ -27,6 +27,11 @@ for (const c of cases) {
         if (c.task === 'question-answering') output = await pipe(c.question, c.context, c.options ?? {});
         else if (c.task === 'zero-shot-classification') output = await pipe(c.inputs, c.candidate_labels, c.options ?? {});
         else output = await pipe(c.inputs, c.options ?? {});
+        if (output instanceof Tensor) {
+            // feature-extraction: the (padded) tensor, and each input's real length from transformers.js' own tokenizer
+            const mask = pipe.tokenizer(c.inputs, { padding: true, truncation: true }).attention_mask.tolist();
+            output = { dims: output.dims, data: Array.from(output.data), lengths: mask.map((r) => r.reduce((a, b) => a + Number(b), 0)) };
+        }
     } catch (e) {
         error = String(e.message ?? e);
     }
