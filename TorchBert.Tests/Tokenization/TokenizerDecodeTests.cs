@@ -37,6 +37,14 @@ public class TokenizerDecodeTests
         Uncased.ConvertTokensToString(tokens.Split('|')).Should().Be(expected);
 
     [Fact]
+    public void The_readme_lines_print_what_they_say()
+    {
+        var enc = Uncased.EncodeBatch(["Hello world!"], ["Have a great day!"], new EncodeOptions { Padding = PaddingStrategy.Longest });
+        Uncased.Decode(enc.Encodings[0].InputIds, skipSpecialTokens: true).Should().Be("hello world! have a great day!");
+        Uncased.ConvertTokensToString(["london", ",", "john", "##son"]).Should().Be("london, johnson");
+    }
+
+    [Fact]
     public void Decode_round_trips_normalized_text()
     {
         foreach (string text in new[] { "the quick brown fox.", "cafe naive resume", "i love 北 京!" })
