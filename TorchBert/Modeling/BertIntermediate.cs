@@ -15,6 +15,7 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>, IFastLinearOwn
     private readonly FastLinears fast;
     private readonly FusedActivation fusedAct;
 
+    /// <summary>The feed-forward expansion (hidden → intermediate) and activation, from <paramref name="config"/>.</summary>
     public BertIntermediate(BertConfig config) : base(nameof(BertIntermediate))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.IntermediateSize);
@@ -26,6 +27,7 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>, IFastLinearOwn
 
     IEnumerable<FastLinears> IFastLinearOwner.FastLinearGroups => [fast];
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();

@@ -15,6 +15,7 @@ public sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>, IFastLinearO
     private readonly Dropout dropout;
     private readonly FastLinears fast;
 
+    /// <summary>The feed-forward projection (intermediate → hidden), dropout and LayerNorm, from <paramref name="config"/>.</summary>
     public BertOutput(BertConfig config) : base(nameof(BertOutput))
     {
         dense = ModuleFactory.Linear(config.IntermediateSize, config.HiddenSize);

@@ -14,6 +14,7 @@ public sealed class BertPooler : nn.Module<Tensor, Tensor>, IFastLinearOwner
     private readonly Tanh activation;
     private readonly FastLinears fast;
 
+    /// <summary>The [CLS] pooler (dense + tanh), from <paramref name="config"/>.</summary>
     public BertPooler(BertConfig config) : base(nameof(BertPooler))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
@@ -24,6 +25,7 @@ public sealed class BertPooler : nn.Module<Tensor, Tensor>, IFastLinearOwner
 
     IEnumerable<FastLinears> IFastLinearOwner.FastLinearGroups => [fast];
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();

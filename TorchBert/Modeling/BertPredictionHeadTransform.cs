@@ -16,6 +16,7 @@ public sealed class BertPredictionHeadTransform : nn.Module<Tensor, Tensor>, IFa
     private readonly FastLinears fast;
     private readonly FusedActivation fusedAct;
 
+    /// <summary>Dense + activation + LayerNorm, from <paramref name="config"/>.</summary>
     public BertPredictionHeadTransform(BertConfig config) : base(nameof(BertPredictionHeadTransform))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
@@ -28,6 +29,7 @@ public sealed class BertPredictionHeadTransform : nn.Module<Tensor, Tensor>, IFa
 
     IEnumerable<FastLinears> IFastLinearOwner.FastLinearGroups => [fast];
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();

@@ -15,6 +15,7 @@ public sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>, IFastLin
     private readonly Dropout dropout;
     private readonly FastLinears fast;
 
+    /// <summary>The attention output projection, dropout and LayerNorm, from <paramref name="config"/>.</summary>
     public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
