@@ -58,6 +58,9 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
 
     private bool useFastPath = true;
 
+    /// <summary>How many Linear groups (a layer's fused Q/K/V counts once) run packed on the fast path right now.</summary>
+    public int PackedLinearGroups => FastLinearGroups().Count(g => g.IsPacked);
+
     /// <summary>The fast-path groups of every layer under this model.</summary>
     internal IEnumerable<FastLinears> FastLinearGroups() =>
         modules().OfType<IFastLinearOwner>().SelectMany(o => o.FastLinearGroups);
