@@ -11,12 +11,12 @@ namespace TorchBert.Modeling;
 public sealed class BertPooler : nn.Module<Tensor, Tensor>
 {
     private readonly Linear dense;
-    private readonly Tanh activation;
+    private readonly TanhActivation activation;
 
     public BertPooler(BertConfig config) : base(nameof(BertPooler))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
-        activation = new Tanh();
+        activation = new TanhActivation();
         RegisterComponents();
     }
 

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -21,9 +22,9 @@ public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer,
     public static FeatureExtractionPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertModel.FromPretrained, (m, t) => new FeatureExtractionPipeline(m, t, options));
 
-    public override string Task => "feature-extraction";
+    public override string TaskName => "feature-extraction";
 
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text)];
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text)];
 
     protected override IReadOnlyList<float[][]> Forward(ModelInputs inputs, NoParameters parameters)
     {
@@ -66,9 +67,9 @@ public class SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer,
         PipelineLoading.Load(path, options, modelOptions, BertModel.FromPretrained,
             (m, t) => new SentenceEmbeddingPipeline(m, t, options, pooling, normalize, SentenceTransformersConfig.MaxSeqLength(path)));
 
-    public override string Task => "sentence-embedding";
+    public override string TaskName => "sentence-embedding";
 
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) =>
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, NoParameters parameters) =>
         [Encode(text, truncateByDefault: true, maxLength: MaxSeqLength)];
 
     protected override IReadOnlyList<float[]> Forward(ModelInputs inputs, NoParameters parameters)

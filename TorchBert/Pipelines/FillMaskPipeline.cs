@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -46,7 +47,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams
         PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForMaskedLM.FromPretrained, (m, t) => new FillMaskPipeline(m, t, options, topK, targets));
 
-    public override string Task => "fill-mask";
+    public override string TaskName => "fill-mask";
     protected override string? HeadName => "MLM head";
 
     public int TopK => DefaultParameters.TopK;
@@ -84,7 +85,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams
         if (p.TopK < 1) throw new ArgumentException($"top_k must be >= 1, got {p.TopK}");
     }
 
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, FillMaskParams parameters) => [Encode(text)];
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, FillMaskParams parameters) => [Encode(text)];
 
     protected sealed override ModelInputs Collate(IReadOnlyList<PipelineChunk> batch)
     {

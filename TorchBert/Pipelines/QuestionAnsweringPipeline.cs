@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
@@ -45,7 +46,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     public static QuestionAnsweringPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForQuestionAnswering.FromPretrained, (m, t) => new QuestionAnsweringPipeline(m, t, options));
 
-    public override string Task => "question-answering";
+    public override string TaskName => "question-answering";
     protected override string? HeadName => "question-answering head";
 
     /// <summary>Several questions about one context.</summary>
@@ -70,7 +71,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
 
     protected override string Describe(QuestionContext input) => input.ToString();
 
-    protected override IReadOnlyList<Encoding> Preprocess(QuestionContext input, int index, QuestionAnsweringParams p)
+    protected override IReadOnlyList<BertEncoding> Preprocess(QuestionContext input, int index, QuestionAnsweringParams p)
     {
         if (string.IsNullOrEmpty(input.Question)) throw new ArgumentException($"input {index}: the question is empty");
         if (string.IsNullOrEmpty(input.Context)) throw new ArgumentException($"input {index}: the context is empty");
@@ -161,7 +162,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     private static float[] Softmax(float[] x) => TextClassificationPipeline.Apply(x, ClassificationFunction.Softmax);
 
     /// <summary>HF <c>get_indices</c>: token span → character span in the context, widened to the words (<c>word_to_chars</c>) when aligning.</summary>
-    private static (int Start, int End) GetIndices(Encoding enc, int s, int e, bool alignToWords)
+    private static (int Start, int End) GetIndices(BertEncoding enc, int s, int e, bool alignToWords)
     {
         if (alignToWords && enc.WordIds[s] is int startWord && enc.WordIds[e] is int endWord)
         {
@@ -173,7 +174,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     }
 
     /// <summary><c>word_to_chars(word, sequence_index=1)</c>: from the first to the last context token of that word in this window.</summary>
-    private static (int Start, int End) WordToChars(Encoding enc, int word)
+    private static (int Start, int End) WordToChars(BertEncoding enc, int word)
     {
         int first = -1, last = -1;
         for (int j = 0; j < enc.Length; j++)

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
@@ -43,7 +44,7 @@ public class ZeroShotClassificationPipeline
     public static ZeroShotClassificationPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForSequenceClassification.FromPretrained, (m, t) => new ZeroShotClassificationPipeline(m, t, options));
 
-    public override string Task => "zero-shot-classification";
+    public override string TaskName => "zero-shot-classification";
     protected override string? HeadName => "sequence-classification head";
 
     /// <summary>HF <c>entailment_id</c>.</summary>
@@ -60,7 +61,7 @@ public class ZeroShotClassificationPipeline
             throw new ArgumentException($"the hypothesis template \"{p.HypothesisTemplate}\" has no {{}} where the label should go");
     }
 
-    protected override IReadOnlyList<Encoding> Preprocess(string input, int index, ZeroShotParams p)
+    protected override IReadOnlyList<BertEncoding> Preprocess(string input, int index, ZeroShotParams p)
     {
         if (input.Length == 0) throw new ArgumentException($"input {index} is empty");
         return p.CandidateLabels.Select(label =>
