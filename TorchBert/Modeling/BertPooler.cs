@@ -11,14 +11,14 @@ namespace TorchBert.Modeling;
 public sealed class BertPooler : nn.Module<Tensor, Tensor>, IFastLinearOwner
 {
     private readonly Linear dense;
-    private readonly Tanh activation;
+    private readonly TanhActivation activation;
     private readonly FastLinears fast;
 
     /// <summary>The [CLS] pooler (dense + tanh), from <paramref name="config"/>.</summary>
     public BertPooler(BertConfig config) : base(nameof(BertPooler))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
-        activation = new Tanh();
+        activation = new TanhActivation();
         fast = new FastLinears(dense);
         RegisterComponents();
     }

@@ -1,6 +1,6 @@
 using TorchBert.Onnx;
 
-namespace TorchBert.Conversion;
+namespace TorchBert.Loading;
 
 /// <summary>
 /// The embedded default model, all-MiniLM-L6-v2: a real pretrained 6-layer BERT shipped inside the
@@ -13,7 +13,7 @@ public static class DefaultModel
     /// <summary>Folder name of the imported model under <see cref="WeightsRoot"/>.</summary>
     public const string Name = "all-MiniLM-L6-v2";
 
-    /// <summary>The model's Hub id; <see cref="Hub.ModelLocator"/> answers it with the embedded copy.</summary>
+    /// <summary>The model's Hub id; <see cref="ModelLocator"/> answers it with the embedded copy.</summary>
     public const string HubId = "sentence-transformers/all-MiniLM-L6-v2";
 
     /// <summary>
@@ -66,13 +66,8 @@ public static class DefaultModel
     {
         var file = Path.Combine(dir, "sentence_bert_config.json");
         if (File.Exists(file)) return dir;
-        var temp = file + $".{Guid.NewGuid():N}.tmp";
-        try
-        {
-            File.WriteAllText(temp, "{\n  \"max_seq_length\": 256,\n  \"do_lower_case\": false\n}\n");
-            File.Move(temp, file, overwrite: true);
-        }
-        catch (IOException) { File.Delete(temp); }
+        try { AtomicFile.WriteAllText(file, "{\n  \"max_seq_length\": 256,\n  \"do_lower_case\": false\n}\n"); }
+        catch (IOException) { }
         catch (UnauthorizedAccessException) { }
         return dir;
     }
