@@ -29,7 +29,7 @@ public sealed class InferenceFastPathTests : IDisposable
     };
 
     private static bool ExpectAvailable =>
-        RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+        RuntimeInformation.IsOSPlatform(OSPlatform.Linux) && RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64;
 
     /// <summary>The groups every forward runs: the encoder layers' (heads may have a pooler or transform they don't use).</summary>
     private static List<FastLinears> EncoderGroups(BertPreTrainedModel model) =>
