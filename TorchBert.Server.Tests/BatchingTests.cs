@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using OpenAI;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 using TorchBert.Server;
 using TorchBert.Serving;
@@ -19,7 +20,7 @@ public sealed class QueueTests
     {
         public readonly List<int[]> Batches = [];
         public readonly ManualResetEventSlim Gate = new(true);
-        public IReadOnlyList<object> Forward(IReadOnlyList<Encoding> rows)
+        public IReadOnlyList<object> Forward(IReadOnlyList<BertEncoding> rows)
         {
             Gate.Wait();
             lock (Batches) Batches.Add(rows.Select(r => r.Length).ToArray());
@@ -28,7 +29,7 @@ public sealed class QueueTests
     }
 
     private static readonly BertTokenizer Tokenizer = TokenizerLoader.ForModel(TestModels.Mlm);
-    private static Encoding Row(int tokens) => Tokenizer.EncodeIds(Enumerable.Repeat(1000L, tokens).ToArray());
+    private static BertEncoding Row(int tokens) => Tokenizer.EncodeIds(Enumerable.Repeat(1000L, tokens).ToArray());
 
     [Fact]
     public async Task Waiting_entries_form_one_batch_up_to_the_token_budget_and_request_cap()

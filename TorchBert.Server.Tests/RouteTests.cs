@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Pipelines;
 using TorchBert.Server;

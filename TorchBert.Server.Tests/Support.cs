@@ -10,7 +10,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 using TorchBert.Server;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Security.Cryptography;
-using Encoding = TorchBert.Tokenization.Encoding;
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -258,7 +258,7 @@ internal static class Endpoints
         throw new ApiException(ErrorKind.Backend, $"model `{c.Model.Name}` is a {c.Model.Kind} model: {what}");
     }
 
-    private static Encoding EncodeItem(Call c, Item item, bool truncate, bool left, string? prompt)
+    private static BertEncoding EncodeItem(Call c, Item item, bool truncate, bool left, string? prompt)
     {
         if (item.Ids is { } ids) return c.Model.EncodeIds(ids, truncate, left);
         return c.Model.Encode(prompt is null ? item.Text! : prompt + item.Text, null, truncate, left);
@@ -408,9 +408,9 @@ internal static class Endpoints
         return (items, batch);
     }
 
-    private static async Task<List<(Encoding Row, float[] Logits)>> LogitsAsync(Call c, List<TextPair> items, bool truncate, bool left)
+    private static async Task<List<(BertEncoding Row, float[] Logits)>> LogitsAsync(Call c, List<TextPair> items, bool truncate, bool left)
     {
-        var encodings = new Encoding[items.Count];
+        var encodings = new BertEncoding[items.Count];
         c.Timing.Characters = items.Sum(p => (long)p.Text.EnumerateRunes().Count() + (p.Pair?.EnumerateRunes().Count() ?? 0));
         c.Metrics.PredictCount.Inc(items.Count);
         var outputs = await Inference.RunAsync(c.State, c.Model, c.Model.ClassifyRunner!, items.Count,
@@ -711,7 +711,7 @@ internal static class Endpoints
             Stride = p is { } s ? Fields.Int(s, "stride", 0) : null,
         };
         var pipe = c.Model.Ner!;
-        var rows = new IReadOnlyList<Encoding>[texts.Count];
+        var rows = new IReadOnlyList<BertEncoding>[texts.Count];
         var outputs = await Inference.RunAsync(c.State, c.Model, c.Model.NerRunner!, texts.Count, i => rows[i] = pipe.Prepare(texts[i], parameters), c.Timing, c.Aborted);
         var results = texts.Select((t, i) => pipe.Finish(t, rows[i], outputs[i].Cast<float[][]>().ToList(), parameters)).ToList();
         c.Metrics.RequestSuccess.WithLabels(batch ? "batch" : "single").Inc();
@@ -761,7 +761,7 @@ internal static class Endpoints
             AlignToWords = (p is { } g ? Fields.Bool(g, "align_to_words") : null) ?? true,
         };
         var pipe = c.Model.Qa!;
-        var rows = new IReadOnlyList<Encoding>[items.Count];
+        var rows = new IReadOnlyList<BertEncoding>[items.Count];
         var outputs = await Inference.RunAsync(c.State, c.Model, c.Model.QaRunner!, items.Count, i => rows[i] = pipe.Prepare(items[i], parameters), c.Timing, c.Aborted);
         var results = items.Select((q, i) => pipe.Finish(q, rows[i], outputs[i].Cast<QuestionAnsweringPipeline.Row>().ToList(), parameters)).ToList();
         c.Metrics.RequestSuccess.WithLabels(batch ? "batch" : "single").Inc();
@@ -805,7 +805,7 @@ internal static class Endpoints
             MultiLabel = Fields.Bool(p, "multi_label") ?? false,
         };
         var pipe = c.Model.ZeroShot!;
-        var rows = new IReadOnlyList<Encoding>[texts.Count];
+        var rows = new IReadOnlyList<BertEncoding>[texts.Count];
         var outputs = await Inference.RunAsync(c.State, c.Model, c.Model.ZeroShotRunner!, texts.Count, i => rows[i] = pipe.Prepare(texts[i], parameters), c.Timing, c.Aborted);
         var results = texts.Select((t, i) => pipe.Finish(t, rows[i], outputs[i].Cast<float[]>().ToList(), parameters)).ToList();
         c.Metrics.RequestSuccess.WithLabels(batch ? "batch" : "single").Inc();

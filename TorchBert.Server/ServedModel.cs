@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
-using TorchBert.Conversion;
-using TorchBert.Hub;
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Pipelines;
 using TorchBert.Serving;
@@ -234,7 +233,7 @@ public sealed class ServedModel : IDisposable
     /// Tokenizes one input as TEI does: special tokens added, truncated to <see cref="MaxInputLength"/> when
     /// <paramref name="truncate"/> (on the left when <paramref name="left"/>), else a Validation error when too long.
     /// </summary>
-    internal Encoding Encode(string text, string? pair, bool truncate, bool left)
+    internal BertEncoding Encode(string text, string? pair, bool truncate, bool left)
     {
         var max = MaxInputLength;
         if (!truncate || !left)
@@ -258,7 +257,7 @@ public sealed class ServedModel : IDisposable
     }
 
     /// <summary>Token ids given as input (TEI's <c>inputs: [u32]</c>): taken as they are; too long is an error, or cut when truncating.</summary>
-    internal Encoding EncodeIds(IReadOnlyList<long> ids, bool truncate, bool left)
+    internal BertEncoding EncodeIds(IReadOnlyList<long> ids, bool truncate, bool left)
     {
         if (ids.Count > MaxInputLength)
         {
@@ -291,7 +290,7 @@ public sealed class ServedModel : IDisposable
     }
 
     /// <summary>The runner of the model's natural route, and one row to prove it works.</summary>
-    internal (IRowRunner Runner, Encoding Row) WarmUpProbe()
+    internal (IRowRunner Runner, BertEncoding Row) WarmUpProbe()
     {
         var row = Tokenizer.Encode("warm up", Kind is ModelKind.Reranker or ModelKind.QuestionAnswering ? "warm up" : null);
         var runner = Kind switch

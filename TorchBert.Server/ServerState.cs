@@ -88,7 +88,7 @@ internal static class Inference
     /// model's queue (dropped there if <paramref name="aborted"/> fires first), and waits for each input's row outputs.
     /// </summary>
     public static async Task<IReadOnlyList<object>[]> RunAsync(ServerState state, ServedModel model, IRowRunner runner, int inputs,
-        Func<int, IReadOnlyList<Encoding>> tokenize, CallTiming timing, CancellationToken aborted)
+        Func<int, IReadOnlyList<BertEncoding>> tokenize, CallTiming timing, CancellationToken aborted)
     {
         using var permits = state.Permits.TryAcquire(inputs);
         if (permits is null)
@@ -100,7 +100,7 @@ internal static class Inference
         var entries = new QueueEntry[inputs];
         for (int i = 0; i < inputs; i++)
         {
-            IReadOnlyList<Encoding> rows;
+            IReadOnlyList<BertEncoding> rows;
             try { rows = tokenize(i); }
             catch (ArgumentException e) when (e is not ArgumentNullException)
             {

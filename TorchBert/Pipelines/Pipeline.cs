@@ -179,7 +179,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     /// (throws <see cref="ArgumentException"/> for bad input). Rows of many inputs (and callers) can then share one
     /// <see cref="ForwardRows"/>, and each input's outputs go back through <see cref="Finish"/>.
     /// </summary>
-    public IReadOnlyList<Encoding> Prepare(TInput input, TParams? parameters = null)
+    public IReadOnlyList<BertEncoding> Prepare(TInput input, TParams? parameters = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         var p = parameters ?? DefaultParameters;
@@ -192,7 +192,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     /// longest), one managed output per row, in order. Not split by <see cref="PipelineOptions.BatchSize"/>: the caller
     /// sizes the batch. Serialised with <see cref="Run(IReadOnlyList{TInput}, TParams?)"/> like any other call.
     /// </summary>
-    public IReadOnlyList<TRow> ForwardRows(IReadOnlyList<Encoding> rows, TParams? parameters = null)
+    public IReadOnlyList<TRow> ForwardRows(IReadOnlyList<BertEncoding> rows, TParams? parameters = null)
     {
         ArgumentNullException.ThrowIfNull(rows);
         if (rows.Count == 0) return [];
@@ -202,7 +202,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     }
 
     /// <summary>Serving step 3: one input's rows (from <see cref="Prepare"/>) and their outputs (from <see cref="ForwardRows"/>) → its result.</summary>
-    public TResult Finish(TInput input, IReadOnlyList<Encoding> rows, IReadOnlyList<TRow> outputs, TParams? parameters = null)
+    public TResult Finish(TInput input, IReadOnlyList<BertEncoding> rows, IReadOnlyList<TRow> outputs, TParams? parameters = null)
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(outputs);

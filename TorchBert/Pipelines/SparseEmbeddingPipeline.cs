@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -24,13 +25,13 @@ public class SparseEmbeddingPipeline(BertForMaskedLM model, BertTokenizer tokeni
         PipelineLoading.Load(path, options, modelOptions, BertForMaskedLM.FromPretrained, (m, t) => new SparseEmbeddingPipeline(m, t, options));
 
     /// <inheritdoc/>
-    public override string Task => "sparse-embedding";
+    public override string TaskName => "sparse-embedding";
 
     /// <inheritdoc/>
     protected override string? HeadName => "MLM head";
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text, truncateByDefault: true)];
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text, truncateByDefault: true)];
 
     /// <inheritdoc/>
     protected override IReadOnlyList<SparseValue[]> Forward(ModelInputs inputs, NoParameters parameters)

@@ -23,15 +23,15 @@ public sealed record BatchingOptions
 public interface IRowRunner
 {
     /// <summary>One forward over <paramref name="rows"/> (unpadded); one output per row, in order.</summary>
-    IReadOnlyList<object> Forward(IReadOnlyList<Encoding> rows);
+    IReadOnlyList<object> Forward(IReadOnlyList<BertEncoding> rows);
 }
 
 /// <summary>An <see cref="IRowRunner"/> over a function (typically a pipeline's <c>ForwardRows</c>).</summary>
 /// <typeparam name="TRow">one row's output.</typeparam>
-public sealed class RowRunner<TRow>(Func<IReadOnlyList<Encoding>, IReadOnlyList<TRow>> forward) : IRowRunner where TRow : notnull
+public sealed class RowRunner<TRow>(Func<IReadOnlyList<BertEncoding>, IReadOnlyList<TRow>> forward) : IRowRunner where TRow : notnull
 {
     /// <inheritdoc/>
-    public IReadOnlyList<object> Forward(IReadOnlyList<Encoding> rows) => forward(rows).Select(r => (object)r).ToList();
+    public IReadOnlyList<object> Forward(IReadOnlyList<BertEncoding> rows) => forward(rows).Select(r => (object)r).ToList();
 }
 
 /// <summary>What a queue reports as it works (metrics); every member may be called from the worker thread.</summary>
@@ -55,7 +55,7 @@ public sealed class QueueEntry
     private long enqueuedAt, startedAt;
 
     /// <summary>An entry of <paramref name="rows"/> for <paramref name="runner"/>; <paramref name="aborted"/> drops it before compute.</summary>
-    public QueueEntry(IReadOnlyList<Encoding> rows, IRowRunner runner, CancellationToken aborted = default)
+    public QueueEntry(IReadOnlyList<BertEncoding> rows, IRowRunner runner, CancellationToken aborted = default)
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(runner);
@@ -68,7 +68,7 @@ public sealed class QueueEntry
     }
 
     /// <summary>The tokenized rows.</summary>
-    public IReadOnlyList<Encoding> Rows { get; }
+    public IReadOnlyList<BertEncoding> Rows { get; }
     /// <summary>What computes them.</summary>
     public IRowRunner Runner { get; }
     /// <summary>Cancelled when the caller no longer wants the result.</summary>

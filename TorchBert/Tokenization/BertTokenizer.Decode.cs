@@ -92,7 +92,7 @@ public sealed partial class BertTokenizer
     /// An encoding of ids that are already tokens (TEI's <c>inputs</c> as token ids): taken as they are (no special
     /// tokens added), one segment, all attended, tokens looked up in the vocabulary, no character offsets.
     /// </summary>
-    public Encoding EncodeIds(IReadOnlyList<long> ids)
+    public BertEncoding EncodeIds(IReadOnlyList<long> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
         var n = ids.Count;
@@ -109,6 +109,6 @@ public sealed partial class BertTokenizer
         }
         var mask = new long[n];
         Array.Fill(mask, 1L);
-        return new Encoding(inputIds, new long[n], mask, special, tokens, new (int, int)[n]);
+        return new BertEncoding(inputIds, new long[n], mask, special, tokens, new (int, int)[n]);
     }
 }
