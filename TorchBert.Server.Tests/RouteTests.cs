@@ -350,7 +350,7 @@ public sealed class RouteTests(ServedModels m) : IClassFixture<ServedModels>
         metrics.Should().Contain("te_batch_next_size_bucket{le=\"4096\"}");
 
         (await m.Client.GetAsync("/openapi/v1.json")).StatusCode.Should().Be(HttpStatusCode.OK);
-        (await m.Client.GetStringAsync("/openapi/v1.json")).Should().Contain("/v1/embeddings").And.Contain("/rerank");
+        (await m.Client.GetStringAsync("/openapi/v1.json")).Should().Contain("/v1/embeddings").And.Contain("/rerank").And.Contain("source_sentence").And.Contain("encoding_format");
     }
 }
 
