@@ -45,13 +45,12 @@ public sealed class ConversionReport
 
 /// <summary>
 /// Any model folder or ONNX export TorchBert reads → a self-contained folder: config.json, model.safetensors under
-/// canonical HF names (tied aliases omitted, as HF's safe serialization does), and the tokenizer files. Written to a
+/// canonical HF names (tied aliases omitted, as HF's safe serialization does), and every file that decides behaviour
+/// (<see cref="Hub.HubModelFiles.BehaviourFilesIn"/>: tokenizer files, sentence-transformers' modules and configs). Written to a
 /// temporary sibling folder and moved into place at the end, so a failure leaves the destination untouched.
 /// </summary>
 public static class ModelConverter
 {
-    internal static readonly string[] TokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
-
     public static ConversionReport Convert(string source, string destination, ConvertOptions? options = null)
     {
         options ??= new ConvertOptions();
@@ -85,14 +84,16 @@ public static class ModelConverter
                 Tensors = tensorCount, BytesWritten = bytes, Load = load,
             };
             report.Notes.AddRange(src.Notes);
-            foreach (var f in TokenizerFiles)
+            // every file that decides behaviour (tokenizer and sentence-transformers files): one list, Hub.HubModelFiles
+            foreach (var f in Hub.HubModelFiles.BehaviourFilesIn(src.Folder))
             {
-                var from = Path.Combine(src.Folder, f);
-                if (!File.Exists(from)) continue;
-                File.Copy(from, Path.Combine(temp, f));
+                var to = Path.Combine(temp, f);
+                Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+                File.Copy(Path.Combine(src.Folder, f), to);
                 report.CopiedFiles.Add(f);
             }
-            if (report.CopiedFiles.Count == 0) report.Notes.Add("no tokenizer files found beside the source (vocab.txt / tokenizer.json)");
+            if (!report.CopiedFiles.Any(f => f is "vocab.txt" or "tokenizer.json"))
+                report.Notes.Add("no tokenizer files found beside the source (vocab.txt / tokenizer.json)");
 
             if (options.Verify) Verify(model, temp, report);
             MoveIntoPlace(temp, destination);

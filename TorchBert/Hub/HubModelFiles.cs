@@ -13,7 +13,9 @@ public sealed record ModelFileSelection
 }
 
 /// <summary>
-/// What <c>from_pretrained</c> fetches for a BERT repo: <c>config.json</c>, the tokenizer files that exist, and one
+/// What <c>from_pretrained</c> fetches for a BERT repo: <c>config.json</c>, the tokenizer files that exist, the
+/// sentence-transformers files that exist (<c>modules.json</c> and the module folders' <c>config.json</c>,
+/// <c>sentence_bert_config.json</c>, <c>config_sentence_transformers.json</c>), and one
 /// weights format in transformers' order — <c>model.safetensors</c>, else <c>model.safetensors.index.json</c> with only
 /// the shards it names, else <c>pytorch_model.bin</c> (else its index and shards) — never every format.
 /// </summary>
@@ -22,6 +24,16 @@ public static class HubModelFiles
     public const string Config = "config.json";
     public static readonly IReadOnlyList<string> TokenizerFiles =
         ["tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "tokenizer.json", "added_tokens.json"];
+    /// <summary>
+    /// Every file of a model folder, beside <c>config.json</c> and the weights, that decides how the model behaves: the
+    /// <see cref="TokenizerFiles"/> and the sentence-transformers files (<see cref="Pipelines.SentenceTransformerConfig.FilesIn"/>:
+    /// <c>modules.json</c>, module folders such as <c>1_Pooling/</c>, <c>sentence_bert_config.json</c>,
+    /// <c>config_sentence_transformers.json</c>) that exist in <paramref name="folder"/>, as paths relative to it.
+    /// <c>convert</c> copies exactly these, so a converted folder behaves as its source.
+    /// </summary>
+    public static IReadOnlyList<string> BehaviourFilesIn(string folder) =>
+        [.. TokenizerFiles.Where(f => File.Exists(Path.Combine(folder, f))), .. Pipelines.SentenceTransformerConfig.FilesIn(folder)];
+
     public static readonly IReadOnlyList<(string File, bool Index)> WeightCandidates =
         [("model.safetensors", false), ("model.safetensors.index.json", true), ("pytorch_model.bin", false), ("pytorch_model.bin.index.json", true)];
 
@@ -41,6 +53,17 @@ public static class HubModelFiles
             return r;
         }
         foreach (var file in TokenizerFiles) await Get(file, optional: true).ConfigureAwait(false);
+        // sentence-transformers' files decide pooling, normalization, prompts and max_seq_length
+        foreach (var file in Pipelines.SentenceTransformerConfig.TopLevelFiles)
+        {
+            var r = await Get(file, optional: true).ConfigureAwait(false);
+            if (file != Pipelines.SentenceTransformerConfig.ModulesFile || r.Path is null) continue;
+            foreach (var module in Pipelines.SentenceTransformerConfig.ModuleFolders(Path.GetDirectoryName(r.Path)!))
+            {
+                HubNames.CheckFileName(repoId, $"{module}/config.json");
+                await Get($"{module}/config.json", optional: true).ConfigureAwait(false);
+            }
+        }
         if (!selection.TokenizerOnly)
         {
             if (selection.Onnx) await Get("model.onnx", optional: false).ConfigureAwait(false);

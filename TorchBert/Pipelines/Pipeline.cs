@@ -124,8 +124,8 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     /// <summary>Runs one input.</summary>
     public TResult Run(TInput input, TParams? parameters = null) => Run([input], parameters)[0];
 
-    /// <summary>Runs a list of inputs; results in input order.</summary>
-    public IReadOnlyList<TResult> Run(IReadOnlyList<TInput> inputs, TParams? parameters = null)
+    /// <summary>Runs a list of inputs; results in input order. <paramref name="cancellationToken"/> is checked before each batch (cancelled: <see cref="OperationCanceledException"/>, no results).</summary>
+    public IReadOnlyList<TResult> Run(IReadOnlyList<TInput> inputs, TParams? parameters = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         var p = parameters ?? DefaultParameters;
@@ -151,6 +151,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
         {
             for (int start = 0; start < order.Length; start += Options.BatchSize)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var batch = order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start)).ToArray().Select(k => chunks[k]).ToList();
                 var rows = RunBatch(batch, p);
                 for (int k = 0; k < batch.Count; k++) outputs[batch[k]] = rows[k];
