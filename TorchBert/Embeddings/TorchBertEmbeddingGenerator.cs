@@ -13,7 +13,7 @@ public sealed class TorchBertEmbeddingGeneratorOptions
     public SentenceEmbeddingOptions? Embedding { get; set; }
     /// <summary>Model loading options (null = defaults).</summary>
     public PretrainedOptions? Model { get; set; }
-    /// <summary>The model id the metadata and each <see cref="Embedding{T}.ModelId"/> report (null = the model id or path given).</summary>
+    /// <summary>The model id the metadata and each <see cref="Embedding.ModelId"/> report (null = the model id or path given).</summary>
     public string? ModelId { get; set; }
 }
 

@@ -8,6 +8,7 @@ namespace TorchBert.Pipelines;
 /// <summary>Per-call options of pipelines that have none.</summary>
 public sealed record NoParameters
 {
+    /// <summary>The single instance.</summary>
     public static NoParameters Instance { get; } = new();
 }
 
@@ -18,13 +19,17 @@ public sealed record NoParameters
 public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer, PipelineOptions? options = null)
     : Pipeline<BertModel, string, NoParameters, float[][], float[][]>(model, tokenizer, options, NoParameters.Instance)
 {
+    /// <summary>Loads the model folder or Hub id <paramref name="path"/> and its tokenizer.</summary>
     public static FeatureExtractionPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertModel.FromPretrained, (m, t) => new FeatureExtractionPipeline(m, t, options));
 
+    /// <inheritdoc/>
     public override string Task => "feature-extraction";
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text)];
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<float[][]> Forward(ModelInputs inputs, NoParameters parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
@@ -38,12 +43,14 @@ public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer,
                 .Select(j => all.AsSpan((b * t + j) * h, h).ToArray()).ToArray()).ToList();
     }
 
+    /// <inheritdoc/>
     protected override float[][] Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<float[][]> rows, NoParameters parameters) => rows[0];
 }
 
 /// <summary>Cosine similarity of embeddings.</summary>
 public static class Similarity
 {
+    /// <summary>Cosine similarity of two vectors (0 when either is all zeros).</summary>
     public static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         if (a.Length != b.Length) throw new ArgumentException($"vectors differ in length ({a.Length} vs {b.Length})");
