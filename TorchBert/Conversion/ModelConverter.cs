@@ -75,7 +75,9 @@ public static class ModelConverter
         if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any() && !options.Overwrite)
             throw new IOException($"{destination} exists and is not empty; choose another destination or overwrite it");
 
-        using var src = ModelSource.Open(source, options.NumAttentionHeads);
+        // a Hub id: fetch the sentence-transformers files with the rest, so the copy keeps them
+        var local = Hub.ModelLocator.Resolve(source, null, new Hub.ModelFileSelection { SentenceTransformers = true });
+        using var src = ModelSource.Open(local, options.NumAttentionHeads);
         using var model = BuildModel(src);
         Pretrained.CheckDecoderConfig(model, source);
         var load = Pretrained.LoadWeights(model, src.Weights);

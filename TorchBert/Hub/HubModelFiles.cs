@@ -10,12 +10,16 @@ public sealed record ModelFileSelection
     public bool TokenizerOnly { get; init; }
     /// <summary>The ONNX export (<c>model.onnx</c>) instead of the PyTorch weights.</summary>
     public bool Onnx { get; init; }
+    /// <summary>
+    /// Also the sentence-transformers files that exist (<c>modules.json</c> and its modules' <c>config.json</c>,
+    /// <c>sentence_bert_config.json</c>, <c>config_sentence_transformers.json</c>): sentence embeddings and <c>convert</c> need them.
+    /// </summary>
+    public bool SentenceTransformers { get; init; }
 }
 
 /// <summary>
-/// What <c>from_pretrained</c> fetches for a BERT repo: <c>config.json</c>, the tokenizer files that exist, the
-/// sentence-transformers files that exist (<c>modules.json</c> and the module folders' <c>config.json</c>,
-/// <c>sentence_bert_config.json</c>, <c>config_sentence_transformers.json</c>), and one
+/// What <c>from_pretrained</c> fetches for a BERT repo: <c>config.json</c>, the tokenizer files that exist (and, when
+/// <see cref="ModelFileSelection.SentenceTransformers"/>, the sentence-transformers files that exist), and one
 /// weights format in transformers' order — <c>model.safetensors</c>, else <c>model.safetensors.index.json</c> with only
 /// the shards it names, else <c>pytorch_model.bin</c> (else its index and shards) — never every format.
 /// </summary>
@@ -57,7 +61,7 @@ public static class HubModelFiles
         }
         foreach (var file in TokenizerFiles) await Get(file, optional: true).ConfigureAwait(false);
         // sentence-transformers' files decide pooling, normalization, prompts and max_seq_length
-        foreach (var file in Pipelines.SentenceTransformerConfig.TopLevelFiles)
+        foreach (var file in selection.SentenceTransformers ? Pipelines.SentenceTransformerConfig.TopLevelFiles : [])
         {
             var r = await Get(file, optional: true).ConfigureAwait(false);
             if (file != Pipelines.SentenceTransformerConfig.ModulesFile || r.Path is null) continue;

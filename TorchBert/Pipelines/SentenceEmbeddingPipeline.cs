@@ -120,7 +120,7 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var revision = options?.Revision ?? modelOptions?.Revision;
-        var local = Hub.ModelLocator.Resolve(path, revision);
+        var local = Hub.ModelLocator.Resolve(path, revision, new Hub.ModelFileSelection { SentenceTransformers = true });
         var config = SentenceTransformerConfig.Read(Directory.Exists(local) || File.Exists(local) ? local : path);
         if (embedding is not null) config = embedding.ApplyTo(config);
         return PipelineLoading.Load(local, options, modelOptions, BertModel.FromPretrained,
