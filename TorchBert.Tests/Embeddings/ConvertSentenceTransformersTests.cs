@@ -1,5 +1,6 @@
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Modeling;
+using TorchBert.Configuration;
 using TorchBert.Pipelines;
 using static TorchSharp.torch;
 

@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TorchBert.Embeddings;
 using TorchBert.Modeling;
+using TorchBert.Configuration;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 using static TorchSharp.torch;
 

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
+using TorchBert.Configuration;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 
 namespace TorchBert.Tests.Embeddings;

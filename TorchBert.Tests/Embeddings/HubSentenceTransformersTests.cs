@@ -1,7 +1,8 @@
 using System.Text;
 using System.Text.Json;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Hub;
+using TorchBert.Configuration;
 using TorchBert.Pipelines;
 using TorchBert.Tests.Hub;
 using static TorchSharp.torch;

@@ -1,3 +1,5 @@
+using TorchBert.Configuration;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 using static TorchSharp.torch;
 
@@ -159,7 +161,7 @@ public sealed class SentenceTransformerFolderTests(StFolders st) : IClassFixture
         var files = new Dictionary<string, object?> { ["modules.json"] = StFolders.Modules(true), ["1_Pooling/config.json"] = StFolders.PoolingConfig("pooling_mode_mean_tokens") };
         files[file] = content;
         var act = () => SentenceEmbeddingPipeline.FromPretrained(st.Folder(files), Cpu);
-        act.Should().Throw<InvalidDataException>().WithMessage(message);
+        act.Should().Throw<TorchBert.Configuration.SentenceTransformerConfigException>().WithMessage(message);
     }
 
     [Fact]
@@ -176,6 +178,6 @@ public sealed class SentenceTransformerFolderTests(StFolders st) : IClassFixture
             ["1_Pooling/config.json"] = StFolders.PoolingConfig("pooling_mode_mean_tokens"),
         };
         var act = () => SentenceEmbeddingPipeline.FromPretrained(st.Folder(files), Cpu);
-        act.Should().Throw<InvalidDataException>().WithMessage("*sentence_transformers.models.Dense*not supported*");
+        act.Should().Throw<TorchBert.Configuration.SentenceTransformerConfigException>().WithMessage("*sentence_transformers.models.Dense*not supported*");
     }
 }

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.AI;
 using TorchBert.Modeling;
+using TorchBert.Configuration;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 
 namespace TorchBert.Embeddings;

@@ -10,16 +10,18 @@ public sealed record ModelFileSelection
     public bool TokenizerOnly { get; init; }
     /// <summary>The ONNX export (<c>model.onnx</c>) instead of the PyTorch weights.</summary>
     public bool Onnx { get; init; }
+    /// <summary>More files fetched when the repo has them (relative paths, e.g. sentence-transformers' <c>modules.json</c>).</summary>
+    public IReadOnlyList<string> OptionalFiles { get; init; } = [];
     /// <summary>
-    /// Also the sentence-transformers files that exist (<c>modules.json</c> and its modules' <c>config.json</c>,
-    /// <c>sentence_bert_config.json</c>, <c>config_sentence_transformers.json</c>): sentence embeddings and <c>convert</c> need them.
+    /// Called with the snapshot folder once <see cref="OptionalFiles"/> are there; the files it names are fetched too
+    /// when the repo has them (e.g. the module folders' <c>config.json</c> that <c>modules.json</c> names).
     /// </summary>
-    public bool SentenceTransformers { get; init; }
+    public Func<string, IEnumerable<string>>? FollowUpFiles { get; init; }
 }
 
 /// <summary>
-/// What <c>from_pretrained</c> fetches for a BERT repo: <c>config.json</c>, the tokenizer files that exist (and, when
-/// <see cref="ModelFileSelection.SentenceTransformers"/>, the sentence-transformers files that exist), and one
+/// What <c>from_pretrained</c> fetches for a BERT repo: <c>config.json</c>, the tokenizer files that exist (and the
+/// selection's optional files that exist), and one
 /// weights format in transformers' order — <c>model.safetensors</c>, else <c>model.safetensors.index.json</c> with only
 /// the shards it names, else <c>pytorch_model.bin</c> (else its index and shards) — never every format.
 /// </summary>
@@ -30,16 +32,6 @@ public static class HubModelFiles
     /// <summary>Tokenizer files downloaded when present.</summary>
     public static readonly IReadOnlyList<string> TokenizerFiles =
         ["tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "tokenizer.json", "added_tokens.json"];
-    /// <summary>
-    /// Every file of a model folder, beside <c>config.json</c> and the weights, that decides how the model behaves: the
-    /// <see cref="TokenizerFiles"/> and the sentence-transformers files (<see cref="Pipelines.SentenceTransformerConfig.FilesIn"/>:
-    /// <c>modules.json</c>, module folders such as <c>1_Pooling/</c>, <c>sentence_bert_config.json</c>,
-    /// <c>config_sentence_transformers.json</c>) that exist in <paramref name="folder"/>, as paths relative to it.
-    /// <c>convert</c> copies exactly these, so a converted folder behaves as its source.
-    /// </summary>
-    public static IReadOnlyList<string> BehaviourFilesIn(string folder) =>
-        [.. TokenizerFiles.Where(f => File.Exists(Path.Combine(folder, f))), .. Pipelines.SentenceTransformerConfig.FilesIn(folder)];
-
     /// <summary>Weight files in order of preference; <c>Index</c> marks a sharded index.</summary>
     public static readonly IReadOnlyList<(string File, bool Index)> WeightCandidates =
         [("model.safetensors", false), ("model.safetensors.index.json", true), ("pytorch_model.bin", false), ("pytorch_model.bin.index.json", true)];
@@ -60,17 +52,17 @@ public static class HubModelFiles
             return r;
         }
         foreach (var file in TokenizerFiles) await Get(file, optional: true).ConfigureAwait(false);
-        // sentence-transformers' files decide pooling, normalization, prompts and max_seq_length
-        foreach (var file in selection.SentenceTransformers ? Pipelines.SentenceTransformerConfig.TopLevelFiles : [])
+        foreach (var file in selection.OptionalFiles)
         {
-            var r = await Get(file, optional: true).ConfigureAwait(false);
-            if (file != Pipelines.SentenceTransformerConfig.ModulesFile || r.Path is null) continue;
-            foreach (var module in Pipelines.SentenceTransformerConfig.ModuleFolders(Path.GetDirectoryName(r.Path)!))
-            {
-                HubNames.CheckFileName(repoId, $"{module}/config.json");
-                await Get($"{module}/config.json", optional: true).ConfigureAwait(false);
-            }
+            HubNames.CheckFileName(repoId, file);
+            await Get(file, optional: true).ConfigureAwait(false);
         }
+        if (selection.FollowUpFiles is { } followUp)
+            foreach (var file in followUp(client.Cache.SnapshotFolder(repoId, commit)).ToList())
+            {
+                HubNames.CheckFileName(repoId, file);
+                await Get(file, optional: true).ConfigureAwait(false);
+            }
         if (!selection.TokenizerOnly)
         {
             if (selection.Onnx) await Get("model.onnx", optional: false).ConfigureAwait(false);

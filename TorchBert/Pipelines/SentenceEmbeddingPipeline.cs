@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using TorchBert.Configuration;
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -112,7 +114,7 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
     public int EmbeddingDimension => Model.Config.HiddenSize * Config.PoolingModes.Count;
 
     /// <summary>
-    /// Loads a model folder, <c>.onnx</c> file or Hub id (see <see cref="Hub.ModelLocator"/>) and reads its
+    /// Loads a model folder, <c>.onnx</c> file or Hub id (see <see cref="ModelLocator"/>) and reads its
     /// sentence-transformers files (<see cref="SentenceTransformerConfig.Read"/>); <paramref name="embedding"/> overrides them.
     /// </summary>
     public static SentenceEmbeddingPipeline FromPretrained(string path, PipelineOptions? options = null, SentenceEmbeddingOptions? embedding = null,
@@ -120,7 +122,7 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var revision = options?.Revision ?? modelOptions?.Revision;
-        var local = Hub.ModelLocator.Resolve(path, revision, new Hub.ModelFileSelection { SentenceTransformers = true });
+        var local = ModelLocator.Resolve(path, revision, ModelFolderFiles.WithSentenceTransformers());
         var config = SentenceTransformerConfig.Read(Directory.Exists(local) || File.Exists(local) ? local : path);
         if (embedding is not null) config = embedding.ApplyTo(config);
         return PipelineLoading.Load(local, options, modelOptions, BertModel.FromPretrained,
@@ -128,7 +130,7 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
     }
 
     /// <inheritdoc/>
-    public override string Task => "sentence-embedding";
+    public override string TaskName => "sentence-embedding";
 
     /// <summary>Embeds <paramref name="texts"/> and counts their tokens; checks <paramref name="cancellationToken"/> between batches.</summary>
     public SentenceEmbeddings Embed(IReadOnlyList<string> texts, SentenceEmbeddingParameters? parameters = null, CancellationToken cancellationToken = default)
@@ -150,7 +152,7 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
     }
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, SentenceEmbeddingParameters parameters)
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, SentenceEmbeddingParameters parameters)
     {
         var prompt = Config.ResolvePrompt(parameters.PromptName, parameters.Prompt);
         return [Encode(Prepare(prompt + text), truncateByDefault: true, maxLength: MaxSeqLength)];

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using TorchBert.Configuration;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 
 namespace TorchBert.Cli;

@@ -1,7 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace TorchBert.Pipelines;
+namespace TorchBert.Configuration;
+
+/// <summary>A sentence-transformers file of a model folder that is malformed or asks for something TorchBert cannot run; the message names the file.</summary>
+public sealed class SentenceTransformerConfigException(string message, Exception? inner = null) : TorchBertException(message, inner);
 
 /// <summary>
 /// How token embeddings become one sentence vector: sentence-transformers' <c>Pooling</c> modes
@@ -123,7 +126,7 @@ public sealed record SentenceTransformerConfig
     /// Reads a model folder (or the folder of a file in it, e.g. a <c>model.onnx</c>). Missing <c>modules.json</c> →
     /// <see cref="Default"/>, still taking <c>sentence_bert_config.json</c> and prompts when present. A malformed file,
     /// a Pooling module without its <c>config.json</c>, or a module TorchBert cannot run (Dense, LayerNorm, ...) is an
-    /// <see cref="InvalidDataException"/> naming the file.
+    /// <see cref="SentenceTransformerConfigException"/> naming the file.
     /// </summary>
     public static SentenceTransformerConfig Read(string modelPath)
     {
@@ -134,15 +137,15 @@ public sealed record SentenceTransformerConfig
         var modulesFile = Path.Combine(folder, ModulesFile);
         if (ReadJson(modulesFile) is { } modulesNode)
         {
-            if (modulesNode is not JsonArray modules) throw new InvalidDataException($"{modulesFile}: expected a JSON list of modules");
+            if (modulesNode is not JsonArray modules) throw new SentenceTransformerConfigException($"{modulesFile}: expected a JSON list of modules");
             bool transformer = false, pooling = false, normalize = false;
             foreach (var m in modules)
             {
-                if (m is not JsonObject o) throw new InvalidDataException($"{modulesFile}: a module entry is not an object");
-                var type = Str(o, "type", modulesFile) ?? throw new InvalidDataException($"{modulesFile}: a module has no 'type'");
+                if (m is not JsonObject o) throw new SentenceTransformerConfigException($"{modulesFile}: a module entry is not an object");
+                var type = Str(o, "type", modulesFile) ?? throw new SentenceTransformerConfigException($"{modulesFile}: a module has no 'type'");
                 var path = Str(o, "path", modulesFile) ?? "";
                 if (path.Split('/', '\\').Any(s => s == "..") || Path.IsPathRooted(path))
-                    throw new InvalidDataException($"{modulesFile}: module path '{path}' is not a relative path inside the model folder");
+                    throw new SentenceTransformerConfigException($"{modulesFile}: module path '{path}' is not a relative path inside the model folder");
                 // sentence-transformers >= 3 also writes the short names (no package prefix)
                 var shortType = type.StartsWith("sentence_transformers.models.", StringComparison.Ordinal) ? type : "sentence_transformers.models." + type;
                 switch (shortType)
@@ -159,12 +162,12 @@ public sealed record SentenceTransformerConfig
                         normalize = true;
                         break;
                     default:
-                        throw new InvalidDataException(
+                        throw new SentenceTransformerConfigException(
                             $"{modulesFile}: module '{type}' at position {modules.IndexOf(m)} is not supported (TorchBert runs Transformer → Pooling → optional Normalize)");
                 }
             }
-            if (!transformer) throw new InvalidDataException($"{modulesFile}: no sentence_transformers.models.Transformer module");
-            if (!pooling) throw new InvalidDataException($"{modulesFile}: no sentence_transformers.models.Pooling module, so the model makes no sentence embedding");
+            if (!transformer) throw new SentenceTransformerConfigException($"{modulesFile}: no sentence_transformers.models.Transformer module");
+            if (!pooling) throw new SentenceTransformerConfigException($"{modulesFile}: no sentence_transformers.models.Pooling module, so the model makes no sentence embedding");
             config = config with { Normalize = normalize, FromModulesFile = true };
         }
         config = ReadSentenceBertConfig(Path.Combine(folder, transformerPath, SentenceBertConfigFile), config);
@@ -206,13 +209,13 @@ public sealed record SentenceTransformerConfig
     {
         var file = Path.Combine(dir, "config.json");
         if (ReadJson(file) is not { } node)
-            throw new InvalidDataException($"{file}: not found; modules.json names a Pooling module there and sentence-transformers reads its pooling from it");
-        if (node is not JsonObject o) throw new InvalidDataException($"{file}: not a JSON object");
+            throw new SentenceTransformerConfigException($"{file}: not found; modules.json names a Pooling module there and sentence-transformers reads its pooling from it");
+        if (node is not JsonObject o) throw new SentenceTransformerConfigException($"{file}: not a JSON object");
         var modes = new List<Pooling>();
         if (Str(o, "pooling_mode", file) is { } mode)
         {
             // sentence-transformers' pooling_mode string overrides the flags
-            modes.Add(ParsePooling(mode) ?? throw new InvalidDataException($"{file}: pooling_mode '{mode}' is not one of cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken"));
+            modes.Add(ParsePooling(mode) ?? throw new SentenceTransformerConfigException($"{file}: pooling_mode '{mode}' is not one of cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken"));
         }
         else
         {
@@ -229,8 +232,8 @@ public sealed record SentenceTransformerConfig
         foreach (var key in o.Select(p => p.Key).Where(k => k.StartsWith("pooling_mode_", StringComparison.Ordinal)))
             if (key is not ("pooling_mode_cls_token" or "pooling_mode_max_tokens" or "pooling_mode_mean_tokens" or "pooling_mode_mean_sqrt_len_tokens"
                     or "pooling_mode_weightedmean_tokens" or "pooling_mode_lasttoken") && Bool(o, key, file) == true)
-                throw new InvalidDataException($"{file}: {key} is not supported");
-        if (modes.Count == 0) throw new InvalidDataException($"{file}: every pooling_mode_* is false: no sentence embedding");
+                throw new SentenceTransformerConfigException($"{file}: {key} is not supported");
+        if (modes.Count == 0) throw new SentenceTransformerConfigException($"{file}: every pooling_mode_* is false: no sentence embedding");
         int? dim = o["word_embedding_dimension"] is JsonNode d ? Int(d, "word_embedding_dimension", file) : null;
         return config with { PoolingModes = modes, IncludePrompt = Bool(o, "include_prompt", file) ?? true, WordEmbeddingDimension = dim };
     }
@@ -238,16 +241,16 @@ public sealed record SentenceTransformerConfig
     private static SentenceTransformerConfig ReadSentenceBertConfig(string file, SentenceTransformerConfig config)
     {
         if (ReadJson(file) is not { } node) return config;
-        if (node is not JsonObject o) throw new InvalidDataException($"{file}: not a JSON object");
+        if (node is not JsonObject o) throw new SentenceTransformerConfigException($"{file}: not a JSON object");
         int? max = o["max_seq_length"] is JsonNode m && m.GetValueKind() != JsonValueKind.Null ? Int(m, "max_seq_length", file) : null;
-        if (max is <= 0) throw new InvalidDataException($"{file}: max_seq_length must be > 0, got {max}");
+        if (max is <= 0) throw new SentenceTransformerConfigException($"{file}: max_seq_length must be > 0, got {max}");
         return config with { MaxSeqLength = max, DoLowerCase = Bool(o, "do_lower_case", file) ?? false };
     }
 
     private static SentenceTransformerConfig ReadModelConfig(string file, SentenceTransformerConfig config)
     {
         if (ReadJson(file) is not { } node) return config;
-        if (node is not JsonObject o) throw new InvalidDataException($"{file}: not a JSON object");
+        if (node is not JsonObject o) throw new SentenceTransformerConfigException($"{file}: not a JSON object");
         var prompts = new Dictionary<string, string>(StringComparer.Ordinal);
         switch (o["prompts"])
         {
@@ -255,14 +258,14 @@ public sealed record SentenceTransformerConfig
                 break;
             case JsonObject p:
                 foreach (var (name, value) in p)
-                    prompts[name] = value is JsonValue v && v.TryGetValue(out string? s) ? s : throw new InvalidDataException($"{file}: prompt '{name}' is not a string");
+                    prompts[name] = value is JsonValue v && v.TryGetValue(out string? s) ? s : throw new SentenceTransformerConfigException($"{file}: prompt '{name}' is not a string");
                 break;
             default:
-                throw new InvalidDataException($"{file}: 'prompts' is not an object of name → prompt text");
+                throw new SentenceTransformerConfigException($"{file}: 'prompts' is not an object of name → prompt text");
         }
         var defaultName = Str(o, "default_prompt_name", file);
         if (defaultName is not null && !prompts.ContainsKey(defaultName))
-            throw new InvalidDataException($"{file}: default_prompt_name '{defaultName}' is not one of its prompts ({string.Join(", ", prompts.Keys)})");
+            throw new SentenceTransformerConfigException($"{file}: default_prompt_name '{defaultName}' is not one of its prompts ({string.Join(", ", prompts.Keys)})");
         return config with { Prompts = prompts, DefaultPromptName = defaultName };
     }
 
@@ -271,11 +274,11 @@ public sealed record SentenceTransformerConfig
         if (!File.Exists(file)) return null;
         try
         {
-            return JsonNode.Parse(File.ReadAllText(file)) ?? throw new InvalidDataException($"{file}: empty (null) JSON");
+            return JsonNode.Parse(File.ReadAllText(file)) ?? throw new SentenceTransformerConfigException($"{file}: empty (null) JSON");
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{file}: invalid JSON ({e.Message})", e);
+            throw new SentenceTransformerConfigException($"{file}: invalid JSON ({e.Message})", e);
         }
     }
 
@@ -283,18 +286,18 @@ public sealed record SentenceTransformerConfig
     {
         null => null,
         JsonValue v when v.TryGetValue(out string? s) => s,
-        _ => throw new InvalidDataException($"{file}: '{key}' is not a string"),
+        _ => throw new SentenceTransformerConfigException($"{file}: '{key}' is not a string"),
     };
 
     private static bool? Bool(JsonObject o, string key, string file) => o[key] switch
     {
         null => null,
         JsonValue v when v.TryGetValue(out bool b) => b,
-        _ => throw new InvalidDataException($"{file}: '{key}' is not true/false"),
+        _ => throw new SentenceTransformerConfigException($"{file}: '{key}' is not true/false"),
     };
 
     private static int Int(JsonNode node, string what, string file) =>
         node is JsonValue v && v.TryGetValue(out int i) ? i
         : node is JsonValue d && d.TryGetValue(out double x) && x == Math.Floor(x) && x is >= int.MinValue and <= int.MaxValue ? (int)x
-        : throw new InvalidDataException($"{file}: {what} is not an integer");
+        : throw new SentenceTransformerConfigException($"{file}: {what} is not an integer");
 }

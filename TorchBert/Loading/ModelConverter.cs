@@ -5,7 +5,7 @@ using TorchBert.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace TorchBert.Conversion;
+namespace TorchBert.Loading;
 
 /// <summary>Options of <see cref="ModelConverter.Convert"/>.</summary>
 public sealed record ConvertOptions
@@ -58,7 +58,7 @@ public sealed class ConversionReport
 /// <summary>
 /// Any model folder or ONNX export TorchBert reads → a self-contained folder: config.json, model.safetensors under
 /// canonical HF names (tied aliases omitted, as HF's safe serialization does), and every file that decides behaviour
-/// (<see cref="Hub.HubModelFiles.BehaviourFilesIn"/>: tokenizer files, sentence-transformers' modules and configs). Written to a
+/// (<see cref="ModelFolderFiles.BehaviourFilesIn"/>: tokenizer files, sentence-transformers' modules and configs). Written to a
 /// temporary sibling folder and moved into place at the end, so a failure leaves the destination untouched.
 /// </summary>
 public static class ModelConverter
@@ -76,8 +76,8 @@ public static class ModelConverter
             throw new IOException($"{destination} exists and is not empty; choose another destination or overwrite it");
 
         // a Hub id: fetch the sentence-transformers files with the rest, so the copy keeps them
-        var local = Hub.ModelLocator.Resolve(source, null, new Hub.ModelFileSelection { SentenceTransformers = true });
-        using var src = ModelSource.Open(local, options.NumAttentionHeads);
+        var local = ModelLocator.Resolve(source, null, ModelFolderFiles.WithSentenceTransformers());
+        using var src = ModelLocator.Open(local, options.NumAttentionHeads);
         using var model = BuildModel(src);
         Pretrained.CheckDecoderConfig(model, source);
         var load = Pretrained.LoadWeights(model, src.Weights);
@@ -99,8 +99,8 @@ public static class ModelConverter
                 Tensors = tensorCount, BytesWritten = bytes, Load = load,
             };
             report.Notes.AddRange(src.Notes);
-            // every file that decides behaviour (tokenizer and sentence-transformers files): one list, Hub.HubModelFiles
-            foreach (var f in Hub.HubModelFiles.BehaviourFilesIn(src.Folder))
+            // every file that decides behaviour (tokenizer and sentence-transformers files): one list, ModelFolderFiles
+            foreach (var f in ModelFolderFiles.BehaviourFilesIn(src.Folder))
             {
                 var to = Path.Combine(temp, f);
                 Directory.CreateDirectory(Path.GetDirectoryName(to)!);
@@ -166,14 +166,6 @@ public static class ModelConverter
         }
         return (tensor(ids, [2, t]), tensor(mask, [2, t]));
     }
-
-    /// <summary>The dtype name HF writes in <c>torch_dtype</c> (e.g. float32, float16, bfloat16).</summary>
-    public static string DTypeName(ScalarType t) => t switch
-    {
-        ScalarType.Float16 => "float16",
-        ScalarType.BFloat16 => "bfloat16",
-        _ => "float32",
-    };
 
     private static void MoveIntoPlace(string temp, string destination)
     {
