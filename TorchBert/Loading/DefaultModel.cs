@@ -121,22 +121,15 @@ public static class DefaultModel
         {
             var file = Path.Combine(dir, name);
             if (File.Exists(file)) continue;
-            var temp = file + $".{Guid.NewGuid():N}.tmp";
             try
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-                File.WriteAllText(temp, text + "\n");
-                File.Move(temp, file, overwrite: true);
+                AtomicFile.WriteAllText(file, text + "\n");
             }
-            catch (IOException) { TryDeleteFile(temp); }
-            catch (UnauthorizedAccessException) { TryDeleteFile(temp); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
         }
         return dir;
-    }
-
-    private static void TryDeleteFile(string path)
-    {
-        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     private static bool IsComplete(string dir) =>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TorchBert.Checkpoints;
 using TorchBert.Configuration;
 using TorchBert.Modeling;
+using TorchBert.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,7 +11,7 @@ namespace TorchBert.Loading;
 /// <summary>Options of <see cref="ModelConverter.Convert"/>.</summary>
 public sealed record ConvertOptions
 {
-    /// <summary>dtype of the written weights: float32, float16 or bfloat16.</summary>
+    /// <summary>dtype of the written weights: float32, float16, bfloat16 or float64 (<see cref="DTypeNames"/>).</summary>
     public ScalarType DType { get; init; } = ScalarType.Float32;
     /// <summary>Run source and result on a sample input and report the largest difference.</summary>
     public bool Verify { get; init; }
@@ -67,8 +68,8 @@ public static class ModelConverter
     public static ConversionReport Convert(string source, string destination, ConvertOptions? options = null)
     {
         options ??= new ConvertOptions();
-        if (options.DType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
-            throw new ArgumentException($"dtype {options.DType} is not supported (float32, float16 or bfloat16)");
+        if (!DTypeNames.Supported.Contains(options.DType))
+            throw new ArgumentException($"dtype {options.DType} is not supported ({string.Join(", ", DTypeNames.Supported.Select(DTypeNames.Name))})");
         NativeRuntime.EnsureLoaded();
         var clock = Stopwatch.StartNew();
         destination = Path.GetFullPath(destination);
@@ -83,7 +84,7 @@ public static class ModelConverter
         var load = Pretrained.LoadWeights(model, src.Weights);
         model.eval();
 
-        var temp = $"{destination}.tmp-{Guid.NewGuid():N}";
+        var temp = AtomicFile.StagingDirectory(destination);
         Directory.CreateDirectory(temp);
         try
         {
@@ -111,13 +112,13 @@ public static class ModelConverter
                 report.Notes.Add("no tokenizer files found beside the source (vocab.txt / tokenizer.json)");
 
             if (options.Verify) Verify(model, temp, report);
-            MoveIntoPlace(temp, destination);
+            AtomicFile.ReplaceDirectory(temp, destination);
             report.Elapsed = clock.Elapsed;
             return report;
         }
         catch
         {
-            TryDelete(temp);
+            AtomicFile.TryDeleteDirectory(temp);
             throw;
         }
     }
@@ -165,25 +166,5 @@ public static class ModelConverter
             mask[i] = i < t || i < t + t / 2 ? 1 : 0;
         }
         return (tensor(ids, [2, t]), tensor(mask, [2, t]));
-    }
-
-    private static void MoveIntoPlace(string temp, string destination)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-        if (Directory.Exists(destination))
-        {
-            var old = $"{destination}.old-{Guid.NewGuid():N}";
-            Directory.Move(destination, old);
-            Directory.Move(temp, destination);
-            TryDelete(old);
-        }
-        else Directory.Move(temp, destination);
-    }
-
-    private static void TryDelete(string dir)
-    {
-        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
     }
 }
