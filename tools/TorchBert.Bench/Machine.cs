@@ -54,13 +54,13 @@ public static class Machine
     public static long MinorFaults()
     {
         if (!OperatingSystem.IsLinux()) return 0;
-        Span<long> usage = stackalloc long[18]; // struct rusage: two timevals, then 14 longs; ru_minflt is the 7th field
+        Span<long> usage = stackalloc long[18]; // struct rusage: two timevals (2 longs each), then 14 longs: ru_maxrss, ru_ixrss, ru_idrss, ru_isrss, ru_minflt, …
         unsafe
         {
             fixed (long* p = usage)
                 if (getrusage(0, p) != 0) return 0;
         }
-        return usage[6];
+        return usage[8];
     }
 
     [DllImport("libc", EntryPoint = "getrusage")]
