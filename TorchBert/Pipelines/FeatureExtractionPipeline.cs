@@ -58,8 +58,11 @@ public class SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer,
     public Pooling Pooling { get; } = pooling;
     public bool Normalize { get; } = normalize;
 
-    /// <summary>sentence-transformers' <c>max_seq_length</c>: inputs are cut to this many tokens (special tokens included).</summary>
-    public int MaxSeqLength => Math.Min(maxSeqLength ?? int.MaxValue, MaxLength);
+    /// <summary>
+    /// sentence-transformers' <c>max_seq_length</c>: inputs are cut to this many tokens (special tokens included).
+    /// <see cref="PipelineOptions.MaxLength"/>, when given, overrides the folder's default (up to the model's limit).
+    /// </summary>
+    public int MaxSeqLength => Options.MaxLength ?? Math.Min(maxSeqLength ?? int.MaxValue, MaxLength);
 
     public static SentenceEmbeddingPipeline FromPretrained(string path, PipelineOptions? options = null, Pooling pooling = Pooling.Mean, bool normalize = true,
         PretrainedOptions? modelOptions = null) =>

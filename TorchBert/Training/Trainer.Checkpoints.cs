@@ -77,7 +77,7 @@ public sealed partial class Trainer
             if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
             throw;
         }
-        Message?.Invoke($"saved {final}" + (metrics is null ? "" : $" ({string.Join(", ", metrics.Select(kv => $"eval_{kv.Key} {kv.Value:G4}"))})"));
+        Message?.Invoke($"saved {final}" + (metrics is null ? "" : $" ({string.Join(", ", metrics.Select(kv => $"{kv.Key} {kv.Value:G4}"))})"));
         RotateCheckpoints();
     }
 
