@@ -15,10 +15,13 @@ public sealed class ModelSource : IDisposable
         Path = path; Folder = folder; Config = config; Weights = weights; Notes = notes;
     }
 
+    /// <summary>The folder (or file) the model was opened from.</summary>
     public string Path { get; }
     /// <summary>The folder holding the model (tokenizer files are looked up here).</summary>
     public string Folder { get; }
+    /// <summary>The model's <c>config.json</c>.</summary>
     public BertConfig Config { get; }
+    /// <summary>The opened weights; disposed with this source.</summary>
     public ICheckpointReader Weights { get; }
     /// <summary>How the config was obtained (e.g. heads read from the ONNX graph).</summary>
     public IReadOnlyList<string> Notes { get; }
@@ -72,5 +75,6 @@ public sealed class ModelSource : IDisposable
             throw new CheckpointException($"{configPath}: architecture {string.Join(", ", archs)} is not a BERT model (expected a Bert* class such as BertModel or BertForSequenceClassification)");
     }
 
+    /// <inheritdoc/>
     public void Dispose() => Weights.Dispose();
 }

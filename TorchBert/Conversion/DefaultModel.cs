@@ -10,6 +10,7 @@ namespace TorchBert.Conversion;
 /// </summary>
 public static class DefaultModel
 {
+    /// <summary>Folder name of the imported model under <see cref="WeightsRoot"/>.</summary>
     public const string Name = "all-MiniLM-L6-v2";
 
     /// <summary>The model's Hub id; <see cref="Hub.ModelLocator"/> answers it with the embedded copy.</summary>

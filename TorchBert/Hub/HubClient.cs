@@ -24,6 +24,7 @@ public sealed class HubClient : IDisposable
     private readonly ResiliencePipeline retry;
     private readonly Uri endpoint;
 
+    /// <summary>A client with the given options (defaults: the HF environment variables).</summary>
     public HubClient(HubOptions? options = null)
     {
         Options = options ?? HubOptions.Current;
@@ -45,7 +46,9 @@ public sealed class HubClient : IDisposable
         }).Build();
     }
 
+    /// <summary>The options in effect.</summary>
     public HubOptions Options { get; }
+    /// <summary>The local cache the client reads and fills.</summary>
     public HubCache Cache { get; }
 
     /// <summary>The resolve URL of a file: <c>{endpoint}/{repo}/resolve/{quote(revision, safe="")}/{quote(file)}</c>.</summary>
@@ -469,5 +472,6 @@ public sealed class HubClient : IDisposable
         }, ct).ConfigureAwait(false);
     }
 
+    /// <inheritdoc/>
     public void Dispose() => http.Dispose();
 }

@@ -18,6 +18,7 @@ public sealed class BertForMultipleChoice : BertPreTrainedModel
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForMultipleChoice(BertConfig config) : base(nameof(BertForMultipleChoice), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: true, initWeights: false);
@@ -27,7 +28,9 @@ public sealed class BertForMultipleChoice : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The choice scorer (<c>classifier</c>, hidden → 1).</summary>
     public Linear Classifier => classifier;
 
     /// <summary>A missing pooler (e.g. from an MLM checkpoint) is initialised, as HF does.</summary>

@@ -15,6 +15,7 @@ public sealed class BertForNextSentencePrediction : BertPreTrainedModel
     private readonly BertModel bert;
     private readonly BertOnlyNSPHead cls;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForNextSentencePrediction(BertConfig config) : base(nameof(BertForNextSentencePrediction), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: true, initWeights: false);
@@ -23,7 +24,9 @@ public sealed class BertForNextSentencePrediction : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The next-sentence head (<c>cls</c>).</summary>
     public BertOnlyNSPHead Cls => cls;
 
     /// <summary>A missing pooler (e.g. from an MLM checkpoint) is initialised, as HF does.</summary>

@@ -16,6 +16,7 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
     private readonly BertModel bert;
     private readonly Linear qa_outputs;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForQuestionAnswering(BertConfig config) : base(nameof(BertForQuestionAnswering), config.Validate())
     {
         if (config.NumLabels != 2)
@@ -26,7 +27,9 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder without pooler (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The span head (<c>qa_outputs</c>, hidden → start/end logits).</summary>
     public Linear QaOutputs => qa_outputs;
 
     /// <summary>HF: <c>_keys_to_ignore_on_load_unexpected = [r"pooler"]</c>.</summary>

@@ -17,6 +17,7 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForSequenceClassification(BertConfig config) : base(nameof(BertForSequenceClassification), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: true, initWeights: false);
@@ -26,7 +27,9 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The classifier over the pooled output (<c>classifier</c>).</summary>
     public Linear Classifier => classifier;
 
     /// <summary>A missing pooler (e.g. from an MLM checkpoint) is initialised, as HF does.</summary>

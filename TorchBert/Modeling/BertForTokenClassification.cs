@@ -17,6 +17,7 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForTokenClassification(BertConfig config) : base(nameof(BertForTokenClassification), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: false, initWeights: false);
@@ -26,7 +27,9 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder without pooler (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The per-token classifier (<c>classifier</c>).</summary>
     public Linear Classifier => classifier;
 
     /// <summary>HF: <c>_keys_to_ignore_on_load_unexpected = [r"pooler"]</c>.</summary>

@@ -17,6 +17,7 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     private readonly BertModel bert;
     private readonly BertOnlyMLMHead cls;
 
+    /// <summary>A new decoder model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertLMHeadModel(BertConfig config) : base(nameof(BertLMHeadModel), config.Validate())
     {
         if (!config.IsDecoder) Warning = "If you want to use `BertLMHeadModel` as a standalone, add `is_decoder=True.`";
@@ -26,7 +27,9 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder used as a decoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The language-model head (<c>cls</c>).</summary>
     public BertOnlyMLMHead Cls => cls;
 
     /// <summary>HF's construction warning (config not a decoder), or null.</summary>
@@ -49,6 +52,7 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     /// <summary>The decoder class: is_decoder / add_cross_attention configs are what it runs.</summary>
     protected internal override bool HonorsDecoderConfig => true;
 
+    /// <inheritdoc/>
     protected override void InitHeadExtras() => cls.Predictions.InitExtras(Config.InitializerRange);
 
     /// <summary>

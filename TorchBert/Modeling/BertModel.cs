@@ -17,6 +17,7 @@ public sealed class BertModel : BertPreTrainedModel
     private readonly BertEncoder encoder;
     private readonly BertPooler? pooler;
 
+    /// <summary>A new encoder (random weights) for <paramref name="config"/>, with the pooler unless <paramref name="addPoolingLayer"/> is false.</summary>
     public BertModel(BertConfig config, bool addPoolingLayer = true) : this(config, addPoolingLayer, initWeights: true) { }
 
     internal BertModel(BertConfig config, bool addPoolingLayer, bool initWeights) : base(nameof(BertModel), config.Validate())
@@ -28,8 +29,11 @@ public sealed class BertModel : BertPreTrainedModel
         if (initWeights && !SkipInit) InitWeights();
     }
 
+    /// <summary>The embeddings (<c>embeddings</c>).</summary>
     public BertEmbeddings Embeddings => embeddings;
+    /// <summary>The layer stack (<c>encoder</c>).</summary>
     public BertEncoder Encoder => encoder;
+    /// <summary>The [CLS] pooler (<c>pooler</c>), null when built without it.</summary>
     public BertPooler? Pooler => pooler;
 
     /// <summary>
@@ -64,7 +68,7 @@ public sealed class BertModel : BertPreTrainedModel
     /// <param name="encoderHiddenStates">decoder with cross-attention: (B, S, H) states to attend to (HF's <c>encoder_hidden_states</c>).</param>
     /// <param name="encoderAttentionMask">(B, S) 1/0 mask over <paramref name="encoderHiddenStates"/>; all ones when null.</param>
     /// <param name="pastKeyValues">decoder: the cache returned by the previous call (read, not consumed: still the caller's to dispose).</param>
-    /// <param name="useCache">decoder: return a new cache in <see cref="BertModelOutput.PastKeyValues"/>; null = <see cref="BertConfig.UseCache"/>.
+    /// <param name="useCache">decoder: return a new cache in <c>PastKeyValues</c>; null = <see cref="BertConfig.UseCache"/>.
     /// Encoders never keep one (HF sets use_cache = False there).</param>
     public BertModelOutput forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null,
         Tensor? positionIds = null, bool outputHiddenStates = false, bool outputAttentions = false, bool skipPadding = false,

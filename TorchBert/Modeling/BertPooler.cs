@@ -13,6 +13,7 @@ public sealed class BertPooler : nn.Module<Tensor, Tensor>
     private readonly Linear dense;
     private readonly Tanh activation;
 
+    /// <summary>The [CLS] pooler (dense + tanh), from <paramref name="config"/>.</summary>
     public BertPooler(BertConfig config) : base(nameof(BertPooler))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
@@ -20,6 +21,7 @@ public sealed class BertPooler : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();

@@ -18,6 +18,7 @@ public static class ModuleRepr
     /// <summary>Adds text to a module's extra_repr (e.g. an Embedding's padding_idx, which TorchSharp doesn't keep).</summary>
     public static void Annotate(nn.Module module, string extra) => Extras.AddOrUpdate(module, extra);
 
+    /// <summary>The module tree as PyTorch's <c>print(model)</c> shows it.</summary>
     public static string Format(nn.Module module)
     {
         var children = module.named_children().ToList();

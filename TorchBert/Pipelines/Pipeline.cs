@@ -52,10 +52,15 @@ public sealed record PipelineChunk(int Input, int Index, string Text, Encoding E
 /// </summary>
 public sealed class ModelInputs(IReadOnlyList<string> texts, BatchEncoding encoding, Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
 {
+    /// <summary>The texts of the rows.</summary>
     public IReadOnlyList<string> Texts { get; } = texts;
+    /// <summary>The tokenizer's output the tensors were built from.</summary>
     public BatchEncoding Encoding { get; } = encoding;
+    /// <summary>(B, T) token ids.</summary>
     public Tensor InputIds { get; } = inputIds;
+    /// <summary>(B, T) 1/0 attention mask.</summary>
     public Tensor AttentionMask { get; } = attentionMask;
+    /// <summary>(B, T) token type ids.</summary>
     public Tensor TokenTypeIds { get; } = tokenTypeIds;
 }
 
@@ -81,6 +86,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
 {
     private readonly Lock gate = new();
 
+    /// <summary>A pipeline over <paramref name="model"/> and <paramref name="tokenizer"/> with default parameters <paramref name="defaults"/>; takes ownership of the model.</summary>
     protected Pipeline(TModel model, BertTokenizer tokenizer, PipelineOptions? options, TParams defaults)
     {
         NativeRuntime.EnsureLoaded();
@@ -106,12 +112,17 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
         CpuFeatures.WarnOnceIfSlow(model.DType, model.Device.type, Options.Log);
     }
 
+    /// <summary>The model (owned: disposed with the pipeline).</summary>
     public TModel Model { get; }
+    /// <summary>The tokenizer.</summary>
     public BertTokenizer Tokenizer { get; }
+    /// <summary>The options in effect.</summary>
     public PipelineOptions Options { get; }
+    /// <summary>The device the model runs on.</summary>
     public Device Device { get; }
     /// <summary>The options a call without its own uses.</summary>
     public TParams DefaultParameters { get; }
+    /// <summary>Where progress and warnings go (<see cref="PipelineOptions.Log"/>, else standard error).</summary>
     protected TextWriter Log => Options.Log ?? Console.Error;
 
     /// <summary>HF's task name (<c>fill-mask</c>, <c>question-answering</c>, ...), used in messages.</summary>
@@ -271,6 +282,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
         Log.WriteLine($"    first row: [{text}{(row.shape[0] > n ? ", ..." : "")}]");
     }
 
+    /// <summary>Disposes the model.</summary>
     public void Dispose()
     {
         Model.Dispose();
@@ -281,6 +293,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
 /// <summary>How pipelines load their model: <see cref="PipelineOptions.Device"/> wins over the model options' device.</summary>
 public static class PipelineLoading
 {
+    /// <summary>The model-loading options: <paramref name="model"/>, else those implied by <paramref name="options"/> (device, dtype).</summary>
     public static PretrainedOptions ModelOptions(PipelineOptions? options, PretrainedOptions? model) =>
         (model ?? new PretrainedOptions()) with
         {
@@ -307,12 +320,16 @@ public abstract class Pipeline<TModel, TOutput, TResult>(TModel model, BertToken
     : Pipeline<TModel, string, NoParameters, TResult, TResult>(model, tokenizer, options, NoParameters.Instance)
     where TModel : BertPreTrainedModel
 {
+    /// <inheritdoc/>
     public override string Task => GetType().Name;
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<Encoding> Preprocess(string input, int index, NoParameters parameters) => [Encode(input)];
 
+    /// <inheritdoc/>
     protected sealed override IReadOnlyList<TResult> Forward(ModelInputs inputs, NoParameters parameters) => Postprocess(inputs, Forward(inputs));
 
+    /// <inheritdoc/>
     protected sealed override TResult Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<TResult> rows, NoParameters parameters) => rows[0];
 
     /// <summary>Runs the model (already under inference mode and a dispose scope).</summary>

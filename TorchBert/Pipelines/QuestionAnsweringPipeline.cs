@@ -42,10 +42,13 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     /// <summary>One window's start and end logits.</summary>
     public sealed record Row(float[] Start, float[] End);
 
+    /// <summary>Loads the model folder or Hub id <paramref name="path"/> and its tokenizer.</summary>
     public static QuestionAnsweringPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForQuestionAnswering.FromPretrained, (m, t) => new QuestionAnsweringPipeline(m, t, options));
 
+    /// <inheritdoc/>
     public override string Task => "question-answering";
+    /// <inheritdoc/>
     protected override string? HeadName => "question-answering head";
 
     /// <summary>Several questions about one context.</summary>
@@ -58,6 +61,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     /// <summary>The stride used: <see cref="QuestionAnsweringParams.DocStride"/> or min(max_seq_len / 2, 128).</summary>
     public int DocStrideOf(QuestionAnsweringParams p) => p.DocStride ?? Math.Min(MaxSeqLenOf(p) / 2, 128);
 
+    /// <inheritdoc/>
     protected override void Validate(QuestionAnsweringParams p)
     {
         if (p.TopK < 1) throw new ArgumentException($"top_k must be >= 1, got {p.TopK}");
@@ -68,8 +72,10 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
             throw new ArgumentException($"doc_stride ({DocStrideOf(p)}) is larger than max_seq_len ({MaxSeqLenOf(p)})");
     }
 
+    /// <inheritdoc/>
     protected override string Describe(QuestionContext input) => input.ToString();
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<Encoding> Preprocess(QuestionContext input, int index, QuestionAnsweringParams p)
     {
         if (string.IsNullOrEmpty(input.Question)) throw new ArgumentException($"input {index}: the question is empty");
@@ -88,6 +94,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
         }
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<Row> Forward(ModelInputs inputs, QuestionAnsweringParams parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
@@ -101,6 +108,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
         }).ToList();
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<QaAnswer> Postprocess(QuestionContext input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<Row> rows, QuestionAnsweringParams p)
     {
         var minNullScore = 1000000f;

@@ -54,12 +54,16 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
     TokenClassificationParams? defaults = null)
     : Pipeline<BertForTokenClassification, string, TokenClassificationParams, float[][], IReadOnlyList<TokenEntity>>(model, tokenizer, options, defaults ?? new())
 {
+    /// <summary>Loads the model folder or Hub id <paramref name="path"/> and its tokenizer.</summary>
     public static TokenClassificationPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForTokenClassification.FromPretrained, (m, t) => new TokenClassificationPipeline(m, t, options));
 
+    /// <inheritdoc/>
     public override string Task => "token-classification";
+    /// <inheritdoc/>
     protected override string? HeadName => "token-classification head";
 
+    /// <inheritdoc/>
     protected override void Validate(TokenClassificationParams p)
     {
         if (!Enum.IsDefined(p.Aggregation)) throw new ArgumentException($"unknown aggregation strategy {(int)p.Aggregation}");
@@ -72,6 +76,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
         }
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<Encoding> Preprocess(string text, int index, TokenClassificationParams parameters)
     {
         if (parameters.Stride is int stride)
@@ -85,6 +90,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
         return [Encode(text, truncateByDefault: true)];
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<float[][]> Forward(ModelInputs inputs, TokenClassificationParams parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
@@ -95,6 +101,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
             .Select(j => row.AsSpan(j * labels, labels).ToArray()).ToArray()).ToList();
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<TokenEntity> Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<float[][]> rows, TokenClassificationParams parameters)
     {
         var ignore = parameters.IgnoreLabels ?? ["O"];

@@ -32,6 +32,7 @@ public sealed partial class Trainer : IDisposable
     private LrSchedule? _schedule;
     private StreamWriter? _log;
 
+    /// <summary>A trainer for <paramref name="task"/> on <paramref name="trainFeatures"/>, evaluating on <paramref name="evalFeatures"/> when given.</summary>
     public Trainer(TrainingArguments args, TrainingTask task, IReadOnlyList<Feature> trainFeatures, IReadOnlyList<Feature>? evalFeatures = null)
     {
         Args = args.Validate();
@@ -45,21 +46,30 @@ public sealed partial class Trainer : IDisposable
             throw new NotSupportedException($"{(args.Bf16 ? "bf16" : "fp16")} mixed precision needs autocast, which TorchSharp 0.107 does not expose; train in float32");
     }
 
+    /// <summary>The training arguments.</summary>
     public TrainingArguments Args { get; }
+    /// <summary>The task (model, loss, metrics).</summary>
     public TrainingTask Task { get; }
+    /// <summary>The training rows.</summary>
     public IReadOnlyList<Feature> TrainFeatures { get; }
+    /// <summary>The evaluation rows, if any.</summary>
     public IReadOnlyList<Feature>? EvalFeatures { get; }
+    /// <summary>The model being trained.</summary>
     public BertPreTrainedModel Model => Task.Model;
 
     /// <summary>HF <c>state.global_step</c>.</summary>
     public int GlobalStep { get; private set; }
     /// <summary>HF <c>state.epoch</c> (fractional).</summary>
     public double Epoch { get; private set; }
+    /// <summary>Best value of <c>metric_for_best_model</c> so far.</summary>
     public double? BestMetric { get; private set; }
+    /// <summary>Folder of the checkpoint with <see cref="BestMetric"/>.</summary>
     public string? BestModelCheckpoint { get; private set; }
     /// <summary>HF <c>state.log_history</c>: the entries also written to <c>training_log.jsonl</c>.</summary>
     public IReadOnlyList<JsonObject> LogHistory => _logHistory;
+    /// <summary>The optimizer, once training started.</summary>
     public AdamW? Optimizer => _optimizer;
+    /// <summary>The learning-rate schedule, once training started.</summary>
     public LrSchedule? Schedule => _schedule;
 
     /// <summary>Called after each optimizer step.</summary>
@@ -291,6 +301,7 @@ public sealed partial class Trainer : IDisposable
 
     private long BatchSeed(int epoch, int batch) => unchecked((long)((ulong)Args.Seed * 1_000_003UL + (ulong)epoch * 65_537UL + (ulong)batch) & long.MaxValue);
 
+    /// <summary>Disposes the optimizer state.</summary>
     public void Dispose()
     {
         _optimizer?.Dispose();
