@@ -144,6 +144,7 @@ public sealed class CliUsageTests(CliFixture f) : IClassFixture<CliFixture>
             "download", "cache", "classify", "ner", "qa", "zero-shot"]);
         var docs = string.Concat(Directory.GetFiles(Path.Combine(RepoRoot(), "docs"), "*.md").Select(File.ReadAllText));
         foreach (var c in commands) docs.Should().Contain($"torchbert {c}", $"docs/ documents '{c}'");
+        help.Should().MatchRegex(@"tokenize <text> <pair> +HF tokenizer output .*\(PAIR is optional\)", "the pair is optional");
         Ok("tokenize", "--help").Stdout.Should().Contain("tokenize <text> [<pair>]", "the pair is optional");
     }
 
@@ -220,5 +221,51 @@ public sealed class CliUsageTests(CliFixture f) : IClassFixture<CliFixture>
         line.Should().Contain($"likely cause: config.json does not describe these weights (hidden_size 768 in config.json vs {hidden} in the checkpoint)");
         line.Should().MatchRegex(@"\d+ key\(s\) with another shape in the checkpoint: key '[^']+': checkpoint shape \[\d+(, \d+)*\], model shape");
         line.Should().Contain("more)");
+    }
+
+    [Fact]
+    public void Embed_max_length_is_honoured_up_to_the_models_512_positions()
+    {
+        // One word piece per word (bert-base-uncased vocabulary): n words are n + 2 tokens with [CLS] and [SEP].
+        string[] pool = ["the", "cat", "sat", "on", "mat", "and", "dog", "ran", "far", "away"];
+        string Words(int n) => string.Join(' ', Enumerable.Range(0, n).Select(i => pool[i % pool.Length]));
+        float[] Embed(params string[] args) => JsonSerializer.Deserialize<float[][]>(Ok(["embed", "--json", .. args]).Stdout)!.Single();
+        var text = Words(700);
+
+        // Default: sentence_bert_config.json's max_seq_length 256, as sentence-transformers.
+        var byDefault = Embed(text);
+        byDefault.Should().BeEquivalentTo(Embed(Words(254)), o => o.WithStrictOrdering().Using<float>(c => c.Subject.Should().BeApproximately(c.Expectation, 1e-6f)).WhenTypeIs<float>());
+        // An explicit --max-length overrides that default up to the model's limit.
+        foreach (var max in new[] { 300, 512 })
+        {
+            var cut = Embed("--max-length", max.ToString(), text);
+            cut.Should().BeEquivalentTo(Embed("--max-length", max.ToString(), Words(max - 2)),
+                o => o.WithStrictOrdering().Using<float>(c => c.Subject.Should().BeApproximately(c.Expectation, 1e-6f)).WhenTypeIs<float>(), $"--max-length {max} keeps {max} tokens");
+            TorchBert.Pipelines.Similarity.Cosine(cut, byDefault).Should().BeLessThan(0.999999f, $"--max-length {max} is not capped at 256");
+        }
+        Fails(2, "--max-length 600 is longer than the model allows: 512 tokens (max_position_embeddings)", "embed", "--max-length", "600", "x");
+    }
+
+    [Fact]
+    public void Evaluate_refuses_a_model_whose_head_is_newly_initialised()
+    {
+        var data = Path.Combine(f.Work, "eval.csv");
+        File.WriteAllText(data, "text,label\na fun game,games\nan email client,mail\n");
+        Fails(1, $"{Mlm}* has no sequence-classification head (bert.pooler.*, classifier.* were not in the checkpoint): its metrics would measure random weights*",
+            "evaluate", "--model", Mlm, "--data", data, "--task", "text-classification");
+    }
+
+    [Fact]
+    public void Training_data_errors_are_one_line_naming_file_and_line_with_no_empty_line_before()
+    {
+        var csv = Path.Combine(f.Work, "empty-label.csv");
+        File.WriteAllText(csv, "text,label\nfoo,games\nbar,\n");
+        var r = Fails(1, $"{csv}:3: the label is empty", "train", "--task", "text-classification", "--model", Mlm, "--train", csv,
+            "--output", Path.Combine(f.Work, "never"), "--max-steps", "1");
+        r.Stderr.Should().Be($"torchbert: error: {csv}:3: the label is empty\n", "no empty line before the message");
+        var squad = Path.Combine(f.Work, "squad.json");
+        File.WriteAllText(squad, """{"data": [{"paragraphs": [{"context": "abc", "qas": [{"id": "q1", "question": "q", "answers": [{"text": "b", "answer_start": "x"}]}]}]}]}""");
+        Fails(1, $"{squad}: data[0].paragraphs[0]: question 'q1': answer_start of 'b' must be an integer, got \"x\"",
+            "train", "--task", "question-answering", "--model", Qa, "--train", squad, "--output", Path.Combine(f.Work, "never2"), "--max-steps", "1");
     }
 }

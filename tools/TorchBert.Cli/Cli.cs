@@ -6,7 +6,7 @@ using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using TorchBert.Checkpoints;
 using TorchBert.Configuration;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Tokenization;
 
 namespace TorchBert.Cli;
@@ -123,10 +123,9 @@ internal static partial class Cli
             Console.Error.WriteLine($"torchbert: interrupted: {e.Message}");
             return Interrupted;
         }
-        catch (Exception e) when (e is ArgumentException or CheckpointException or BertConfigException or TokenizerException
-                                       or IOException or UnauthorizedAccessException or TorchBertNativeException or UsageException
-                                       or FormatException or JsonException or InvalidDataException or NotSupportedException
-                                       or Hub.HubException or Training.DataFileException or Training.TrainingDivergedException)
+        catch (Exception e) when (e is ArgumentException or TorchBertException
+                                       or IOException or UnauthorizedAccessException or UsageException
+                                       or FormatException or JsonException or InvalidDataException or NotSupportedException)
         {
             ProgressLine.End();
             var message = Messages.Clean(e);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using TorchBert.Configuration;
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Pipelines;
 using TorchBert.Tokenization;
@@ -135,7 +136,7 @@ internal static class Commands
         var text = new Argument<string>("text") { Description = "text to tokenize" };
         var pair = new Argument<string?>("pair") { Arity = ArgumentArity.ZeroOrOne, Description = "optional second text (sentence pair)" };
         var revision = CommonOptions.Revision();
-        var cmd = new Command("tokenize", "HF tokenizer output: input_ids, token_type_ids, attention_mask, tokens") { model, revision, json, maxLength, text, pair };
+        var cmd = new Command("tokenize", "HF tokenizer output (input_ids, token_type_ids, attention_mask, tokens) of TEXT, or of the pair TEXT PAIR (PAIR is optional)") { model, revision, json, maxLength, text, pair };
         cmd.SetAction((p, _) => Cli.Run(() =>
         {
             Cli.CheckTexts(p.GetValue(pair) is { } second ? [p.GetValue(text)!, second] : [p.GetValue(text)!]);

@@ -25,15 +25,11 @@ internal static class CommonOptions
     /// <summary><c>--json</c>.</summary>
     public static Option<bool> Json(string description = "print JSON") => new("--json") { Description = description };
 
-    /// <summary><c>bfloat16|bf16</c>, <c>float16|fp16|half</c>, <c>float32|fp32|float</c> (any case); null stays null.</summary>
-    public static ScalarType? ParseDType(string? value) => value?.Trim().ToLowerInvariant() switch
-    {
-        null => null,
-        "bfloat16" or "bf16" => ScalarType.BFloat16,
-        "float16" or "fp16" or "half" => ScalarType.Float16,
-        "float32" or "fp32" or "float" => ScalarType.Float32,
-        _ => throw new UsageException($"--dtype must be one of {DTypeValues}, got '{value}'"),
-    };
+    /// <summary>The library's one dtype parser (<see cref="DTypeNames"/>: names and aliases, any case); null stays null.</summary>
+    public static ScalarType? ParseDType(string? value) =>
+        value is null ? null
+        : DTypeNames.TryParse(value, out var type) ? type
+        : throw new UsageException($"--dtype must be one of {DTypeValues}, got '{value}'");
 
     /// <summary><c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>; null stays null (the library picks).</summary>
     public static Device? ParseDevice(string? value)

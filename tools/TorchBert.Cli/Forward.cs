@@ -27,7 +27,7 @@ internal static class Forward
         {
             var dt = CommonOptions.ParseDType(p.GetValue(dtype));
             Cli.CheckOutputFile(p.GetValue(output)!, "--output");
-            return Run(Hub.ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
+            return Run(ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
         }));
         return cmd;
     }
