@@ -268,4 +268,14 @@ public sealed class CliUsageTests(CliFixture f) : IClassFixture<CliFixture>
         Fails(1, $"{squad}: data[0].paragraphs[0]: question 'q1': answer_start of 'b' must be an integer, got \"x\"",
             "train", "--task", "question-answering", "--model", Qa, "--train", squad, "--output", Path.Combine(f.Work, "never2"), "--max-steps", "1");
     }
+
+    [Fact]
+    public void Json_errors_name_the_file_and_a_1_based_line()
+    {
+        var bad = Path.Combine(f.Work, "broken.json");
+        File.WriteAllText(bad, "{\"input_ids\": [[101, 102]],\n \"attention_mask\": }");
+        // System.Text.Json says "LineNumber: 1 | BytePositionInLine: 19" (0-based): people read line 2, column 20.
+        Fails(1, $"{bad}: invalid JSON: '}}' is an invalid start of a value (line 2, column 20)",
+            "forward", "--model", Mlm, "--input", bad, "--output", Path.Combine(f.Work, "never.safetensors"));
+    }
 }

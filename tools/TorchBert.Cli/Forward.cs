@@ -35,8 +35,10 @@ internal static class Forward
     private static int Run(string modelPath, string inputPath, string outputPath, bool hiddenStates, bool attentions, ScalarType? dtype)
     {
         if (!File.Exists(inputPath)) throw new FileNotFoundException($"{inputPath}: input JSON not found");
-        var json = JsonNode.Parse(File.ReadAllText(inputPath)) as JsonObject
-                   ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
+        JsonNode? node;
+        try { node = JsonNode.Parse(File.ReadAllText(inputPath)); }
+        catch (System.Text.Json.JsonException e) { throw new FormatException($"{inputPath}: invalid JSON: {Messages.Clean(e)}"); }
+        var json = node as JsonObject ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
         using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU, DType = dtype });
         CpuFeatures.WarnOnceIfSlow(m.DType, m.Device.type);
         using var scope = NewDisposeScope();

@@ -95,10 +95,7 @@ internal static class JsonLines
             else for (int i = 0; i < inputs.Count; i++) print(inputs[i], results[i]);
             return 0;
         }
-        var outPath = p.GetValue(o.Output);
-        var temp = outPath is null ? null : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, $".{Path.GetFileName(outPath)}.{Guid.NewGuid():N}.tmp");
-        var writer = temp is null ? Console.Out : new StreamWriter(temp, false, new UTF8Encoding(false));
-        try
+        void Run(TextWriter writer)
         {
             const int block = 256;
             var progress = p.GetValue(o.Input) is not null;
@@ -110,32 +107,20 @@ internal static class JsonLines
                 for (int i = 0; i < part.Count; i++) writer.WriteLine(JsonSerializer.Serialize(single(hfShape(part[i], results[i])), Cli.Json));
                 if (progress) Progress(start + part.Count, inputs.Count);
             }
-            if (temp is not null)
+        }
+        if (p.GetValue(o.Output) is { } outPath)
+            // Written whole or not at all: an error or Ctrl-C midway leaves no partial --output.
+            AtomicFile.Write(outPath, (string temp) =>
             {
-                writer.Dispose();
-                File.Move(temp, outPath!, overwrite: true);
-                temp = null;
-            }
-            return 0;
-        }
-        finally
-        {
-            if (!ReferenceEquals(writer, Console.Out)) writer.Dispose();
-            if (temp is not null) File.Delete(temp);
-        }
+                using var writer = new StreamWriter(temp, false, new UTF8Encoding(false));
+                Run(writer);
+            });
+        else Run(Console.Out);
+        return 0;
     }
 
-    /// <summary>Writes a whole file through a temporary file in the same folder, so a reader never sees half of it.</summary>
-    public static void WriteAtomically(string path, string content)
-    {
-        var temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllText(temp, content, new UTF8Encoding(false));
-            File.Move(temp, path, overwrite: true);
-        }
-        finally { File.Delete(temp); }
-    }
+    /// <summary>Writes a whole file atomically (the library's <see cref="AtomicFile"/>), so a reader never sees half of it.</summary>
+    public static void WriteAtomically(string path, string content) => AtomicFile.WriteAllText(path, content);
 
     private static void Progress(int done, int total)
     {
