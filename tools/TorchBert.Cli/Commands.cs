@@ -9,7 +9,11 @@ using TorchSharp;
 
 namespace TorchBert.Cli;
 
-/// <summary>The subcommands. Each is thin: parse, call the library, print. New commands register with one line in <see cref="All"/>.</summary>
+/// <summary>
+/// The subcommands. Each is thin: parse, call the library, print. New commands register with one line in <see cref="All"/>
+/// and set their action as <c>cmd.SetAction((p, ct) =&gt; Cli.Run(() =&gt; ...))</c> — the two-parameter form: a one-parameter
+/// lambda binds to System.CommandLine's <c>Action&lt;ParseResult&gt;</c> overload and the exit code is lost.
+/// </summary>
 internal static class Commands
 {
     public static IEnumerable<Command> All() =>
@@ -18,6 +22,7 @@ internal static class Commands
         TrainingCommands.Train(), TrainingCommands.Evaluate(), PlotCommands.Command(),
         .. HubCommands.All(),
         .. TaskCommands.All(),
+        ServeCommand.Command(),
     ];
 
     /// <summary>The root command: what the CLI does, then every command (System.CommandLine lists them under Commands:).</summary>
@@ -26,7 +31,7 @@ internal static class Commands
         var root = new RootCommand(
             "torchbert: HuggingFace-identical BERT on TorchSharp. Run HF pipelines (fill-mask, classify, ner, qa, zero-shot), " +
             "sentence embeddings and similarity, tokenize, inspect, run and convert models, download from the Hub, fine-tune " +
-            "and evaluate, and plot what a model sees. Exit codes: 0 done, 1 error, 2 bad command line, 130 interrupted. " +
+            "and evaluate, plot what a model sees, and serve models over HTTP (TEI-compatible). Exit codes: 0 done, 1 error, 2 bad command line, 130 interrupted. " +
             "Put -- before texts that start with '-'. Reference: docs/cli.md");
         foreach (var command in All()) root.Subcommands.Add(command);
         return root;
