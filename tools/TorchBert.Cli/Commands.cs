@@ -83,19 +83,20 @@ internal static class Commands
     private static Command Embed()
     {
         var o = new ModelOptions(ModelOptions.DefaultModel, json: "print the vectors as JSON (a list of lists)");
-        var pooling = new Option<string>("--pooling") { Description = "mean | cls", DefaultValueFactory = _ => "mean" };
-        var normalize = new Option<bool>("--normalize") { Description = "L2-normalise the sentence vectors" };
+        var sentence = new SentenceOptions();
         var texts = Texts();
-        var cmd = new Command("embed", "sentence embeddings (truncated to the folder's max_seq_length as sentence-transformers, or to --max-length)") { pooling, normalize, texts };
+        var cmd = new Command("embed", "sentence embeddings as sentence-transformers' encode (the folder's pooling, normalization, prompts, max_seq_length; --max-length overrides the length)") { texts };
         o.AddTo(cmd);
+        sentence.AddTo(cmd);
         cmd.SetAction((p, _) => Cli.Run(ct =>
         {
-            var pool = ParsePooling(p.GetValue(pooling)!);
+            var overrides = sentence.Options(p);
+            var parameters = sentence.Parameters(p);
             Cli.CheckTexts(p.GetValue(texts)!);
             o.CheckOutput(p);
             var inputs = JsonLines.Inputs(p, o, p.GetValue(texts)!, n => NonEmpty(JsonLines.Str(n, "text")), "texts");
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p), pool, p.GetValue(normalize));
-            return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs),
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p), overrides);
+            return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs, parameters),
                 (_, v) => v,
                 many => many,
                 (text, v) => Console.WriteLine($"{text}\n  [{v.Length}] {string.Join(", ", v.Take(8).Select(x => x.ToString("0.0000")))}, ..."),
@@ -108,16 +109,20 @@ internal static class Commands
     {
         var o = new ModelOptions(ModelOptions.DefaultModel, json: "print {sentences, similarity} as JSON");
         var texts = Texts();
-        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (mean pooling, normalised); at least two texts") { texts };
+        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (the model folder's pooling); at least two texts") { texts };
         o.AddTo(cmd);
+        var sentence = new SentenceOptions();
+        sentence.AddTo(cmd);
         cmd.SetAction((p, _) => Cli.Run(() =>
         {
+            var overrides = sentence.Options(p);
+            var parameters = sentence.Parameters(p);
             Cli.CheckTexts(p.GetValue(texts)!);
             o.CheckOutput(p);
             var inputs = JsonLines.Inputs(p, o, p.GetValue(texts)!, n => NonEmpty(JsonLines.Str(n, "text")), "texts");
             if (inputs.Count < 2) throw new UsageException($"similarity needs at least two texts to compare, got {inputs.Count}");
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p));
-            var matrix = Similarity.Matrix(pipe.Run(inputs));
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p), overrides);
+            var matrix = Similarity.Matrix(pipe.Run(inputs, parameters));
             if (p.GetValue(o.Output) is { } output)
             {
                 JsonLines.WriteAtomically(output, JsonSerializer.Serialize(new { sentences = inputs, similarity = matrix }, Cli.Json) + "\n");
@@ -198,10 +203,4 @@ internal static class Commands
         return cmd;
     }
 
-    internal static Pooling ParsePooling(string s) => s.ToLowerInvariant() switch
-    {
-        "mean" => Pooling.Mean,
-        "cls" => Pooling.Cls,
-        _ => throw new UsageException($"--pooling must be mean or cls, got '{s}'"),
-    };
 }
