@@ -52,6 +52,8 @@ public class LoadGeneratorTests
         (r.Ok + r.Rejected + r.Failed + r.TimedOut).Should().Be(r.Sent);
         rejected.Should().Be(16);
         failed.Should().Be(5); // 7, 14, 28, 35, 49 (21 and 42 are 429s)
+        r.Failures.Should().Equal(new Dictionary<string, int> { ["HTTP 500"] = 5 });
+        r.FailureSummary.Should().Be("HTTP 500×5");
         r.OkLatenciesMs.Should().HaveCount(r.Ok);
         r.RejectedLatenciesMs.Should().HaveCount(r.Rejected);
         r.MaxInFlight.Should().BeInRange(1, 4);

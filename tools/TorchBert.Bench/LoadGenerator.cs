@@ -15,10 +15,15 @@ namespace TorchBert.Bench;
 /// <param name="RejectedLatenciesMs">client-side latency of each 429</param>
 /// <param name="Seconds">from the first send to the last answer</param>
 /// <param name="MaxInFlight">most requests outstanding at once (never above the concurrency)</param>
+/// <param name="Failures">the failures by kind: <c>HTTP 503</c>, or the exception's type name</param>
 public sealed record LoadResult(
     int Sent, int Ok, int Rejected, int Failed, int TimedOut, long Sentences,
-    IReadOnlyList<double> OkLatenciesMs, IReadOnlyList<double> RejectedLatenciesMs, double Seconds, int MaxInFlight)
+    IReadOnlyList<double> OkLatenciesMs, IReadOnlyList<double> RejectedLatenciesMs, double Seconds, int MaxInFlight,
+    IReadOnlyDictionary<string, int> Failures)
 {
+    /// <summary>The failures as <c>kind×count</c>, e.g. <c>HTTP 500×2</c>; empty when none.</summary>
+    public string FailureSummary => string.Join(", ", Failures.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key}×{f.Value}"));
+
     public double RequestsPerSecond => Seconds > 0 ? Ok / Seconds : 0;
     public double SentencesPerSecond => Seconds > 0 ? Sentences / Seconds : 0;
     public double P50 => OkLatenciesMs.Count > 0 ? Stats.Percentile(OkLatenciesMs, 50) : double.NaN;
@@ -42,6 +47,8 @@ public sealed class LoadGenerator(HttpClient client, Uri url, TimeSpan requestTi
         var bodies = inputs.Select(Body).ToArray();
         var gate = new Lock();
         var (ok, rejected) = (new List<double>(), new List<double>());
+        var failures = new Dictionary<string, int>();
+        void Fail(string kind) { lock (gate) failures[kind] = failures.GetValueOrDefault(kind) + 1; }
         int next = -1, sent = 0, failed = 0, timedOut = 0, inFlight = 0, maxInFlight = 0;
         long sentences = 0;
         var clock = Stopwatch.StartNew();
@@ -71,14 +78,16 @@ public sealed class LoadGenerator(HttpClient client, Uri url, TimeSpan requestTi
                         else if (response.StatusCode == HttpStatusCode.TooManyRequests) rejected.Add(ms);
                         else failed++;
                     }
+                    if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.TooManyRequests) Fail($"HTTP {(int)response.StatusCode}");
                 }
                 catch (OperationCanceledException) when (timeout.IsCancellationRequested)
                 {
                     Interlocked.Increment(ref timedOut);
                 }
-                catch (HttpRequestException)
+                catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
                 {
                     Interlocked.Increment(ref failed);
+                    Fail(e.GetType().Name);
                 }
                 finally
                 {
@@ -89,7 +98,7 @@ public sealed class LoadGenerator(HttpClient client, Uri url, TimeSpan requestTi
 
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(Worker))).ConfigureAwait(false);
         var seconds = clock.Elapsed.TotalSeconds;
-        return new LoadResult(sent, ok.Count, rejected.Count, failed, timedOut, sentences, ok, rejected, seconds, maxInFlight);
+        return new LoadResult(sent, ok.Count, rejected.Count, failed, timedOut, sentences, ok, rejected, seconds, maxInFlight, failures);
     }
 
     /// <summary>TEI's request body: <c>{"inputs":"text"}</c> for one input, <c>{"inputs":["a","b"]}</c> for several.</summary>

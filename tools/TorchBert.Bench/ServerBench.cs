@@ -52,6 +52,7 @@ public sealed class ServerBench(BenchOptions options, Report report, string mode
             cases[$"short_c{c}"] = await Case($"short sentence, c={c}", embed, batched, shortSet, c, Bound(c), window);
         cases["mixed_c32"] = await Case("mixed lengths, c=32", embed, batched, mixedSet, 32, Bound(32), window);
         report.Value("cases", cases);
+        var memAfterCases = Memory.Now();
 
         // 2. interleaved rounds: batched server, unbatched server (--max-batch-requests 1), in-process pipeline
         await using var unbatched = await BenchServer.StartAsync(new ServerOptions { Hostname = "127.0.0.1", Port = 0, Device = "cpu", DrainTimeoutSeconds = 5, MaxBatchRequests = 1 });
@@ -71,7 +72,7 @@ public sealed class ServerBench(BenchOptions options, Report report, string mode
             var ms = Timer.Time(() => { foreach (var chunk in Enumerable.Range(0, n).Select(i => sentences[i % sentences.Count]).Chunk(32)) pipe.Run(chunk); });
             var rp = n / (ms / 1000);
             b.Add(rb.SentencesPerSecond); u.Add(ru.SentencesPerSecond); p.Add(rp);
-            report.Line($"    round {r + 1}: {rb.SentencesPerSecond,8:F1} | {ru.SentencesPerSecond,8:F1} (p50 {rb.P50:F0} vs {ru.P50:F0} ms) | {rp,8:F1}  (errors {rb.Failed + ru.Failed + rb.TimedOut + ru.TimedOut}, 429s {rb.Rejected + ru.Rejected})");
+            report.Line($"    round {r + 1}: {rb.SentencesPerSecond,8:F1} | {ru.SentencesPerSecond,8:F1} (p50 {rb.P50:F0} vs {ru.P50:F0} ms) | {rp,8:F1}  (errors {rb.Failed + ru.Failed + rb.TimedOut + ru.TimedOut}{Why(rb, ru)}, 429s {rb.Rejected + ru.Rejected})");
         }
         var batchingRatio = Stats.Median(b) / Stats.Median(u);
         var inprocRatio = Stats.Median(b) / Stats.Median(p);
@@ -97,7 +98,7 @@ public sealed class ServerBench(BenchOptions options, Report report, string mode
             // time-bounded: clients retry at once after a 429, so the count only caps a runaway
             var r = await load.RunAsync(shortSet, 64, 100_000, TimeSpan.FromSeconds(quick ? 5 : 10));
             var p50Rejected = r.RejectedLatenciesMs.Count > 0 ? Stats.Median(r.RejectedLatenciesMs) : double.NaN;
-            report.Line($"  --max-concurrent-requests 8 at c=64: {r.Sent} sent in {r.Seconds:F1} s (clients retry at once), {r.Ok} ok ({r.RequestsPerSecond:F1}/s), {r.Rejected} × 429 (median {p50Rejected:F1} ms), {r.Failed} other errors, {r.TimedOut} hung (> {RequestTimeout.TotalSeconds:F0} s); slowest answer {r.MaxLatency:F0} ms");
+            report.Line($"  --max-concurrent-requests 8 at c=64: {r.Sent} sent in {r.Seconds:F1} s (clients retry at once), {r.Ok} ok ({r.RequestsPerSecond:F1}/s), {r.Rejected} × 429 (median {p50Rejected:F1} ms), {r.Failed} other errors{Why(r)}, {r.TimedOut} hung (> {RequestTimeout.TotalSeconds:F0} s); slowest answer {r.MaxLatency:F0} ms");
             ratios["server_429_share_c64_permits8"] = r.Sent > 0 ? (double)r.Rejected / r.Sent : double.NaN;
             report.Value("overload", new JsonObject
             {
@@ -114,15 +115,20 @@ public sealed class ServerBench(BenchOptions options, Report report, string mode
         GC.WaitForPendingFinalizers();
         Machine.TrimNativeHeap();
         var memTrimmed = Memory.Now();
-        report.Line($"  process memory: before start {memBefore}; server up {memStarted}; after the load {memAfter}; after GC + malloc_trim {memTrimmed}");
+        report.Line($"  process memory (server, client and pipeline share this process): before start {memBefore}; server up and warm {memStarted}; after its c=1..64 + mixed load {memAfterCases}");
+        report.Line($"    at the end (after the unbatched server, the in-process pipeline and the 429 server came and went) {memAfter}; after GC + malloc_trim {memTrimmed}");
         report.Line($"  load average at the end of the section: {Machine.LoadAverage()}");
         mem["before_start"] = memBefore.ToJson();
         mem["server_up"] = memStarted.ToJson();
-        mem["after_load"] = memAfter.ToJson();
+        mem["after_concurrency_cases"] = memAfterCases.ToJson();
+        mem["end"] = memAfter.ToJson();
         mem["after_gc_trim"] = memTrimmed.ToJson();
         report.Value("memory", mem);
         report.Value("load_average_end", Machine.LoadAverage());
         return ratios;
+
+        static string Why(params LoadResult[] rs) =>
+            string.Join(", ", rs.Select(r => r.FailureSummary).Where(f => f.Length > 0)) is { Length: > 0 } w ? $": {w}" : "";
 
         int Bound(int c) => quick ? Math.Max(48, 12 * c) : Math.Max(200, 50 * c);
     }
@@ -132,11 +138,11 @@ public sealed class ServerBench(BenchOptions options, Report report, string mode
         var batchesBefore = server.Batches;
         var r = await load.RunAsync(inputs, concurrency, maxRequests, window);
         var batches = server.Batches - batchesBefore;
-        report.Line($"  {name,-28} {r.RequestsPerSecond,8:F1} {r.SentencesPerSecond,8:F1} {r.P50,8:F1} {r.P99,8:F1} {r.Ok,6} {r.Rejected,5} {r.Failed + r.TimedOut,4} {batches,8}");
+        report.Line($"  {name,-28} {r.RequestsPerSecond,8:F1} {r.SentencesPerSecond,8:F1} {r.P50,8:F1} {r.P99,8:F1} {r.Ok,6} {r.Rejected,5} {r.Failed + r.TimedOut,4} {batches,8}{(r.Failed > 0 ? "  failures: " + r.FailureSummary : "")}");
         return new JsonObject
         {
             ["concurrency"] = concurrency, ["sent"] = r.Sent, ["ok"] = r.Ok, ["rejected_429"] = r.Rejected, ["failed"] = r.Failed,
-            ["timed_out"] = r.TimedOut, ["seconds"] = Math.Round(r.Seconds, 3), ["req_per_s"] = Math.Round(r.RequestsPerSecond, 2),
+            ["timed_out"] = r.TimedOut, ["failures"] = r.FailureSummary, ["seconds"] = Math.Round(r.Seconds, 3), ["req_per_s"] = Math.Round(r.RequestsPerSecond, 2),
             ["sentences_per_s"] = Math.Round(r.SentencesPerSecond, 2), ["p50_ms"] = Math.Round(r.P50, 2), ["p99_ms"] = Math.Round(r.P99, 2),
             ["forwards"] = batches, ["mean_inputs_per_forward"] = batches > 0 ? Math.Round((double)r.Sentences / batches, 2) : null,
         };
