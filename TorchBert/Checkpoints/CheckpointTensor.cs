@@ -59,4 +59,4 @@ public interface ICheckpointReader : IDisposable
 }
 
 /// <summary>A checkpoint file that is malformed, hostile or unsupported. The message names the file and the problem.</summary>
-public class CheckpointException(string message, Exception? inner = null) : Exception(message, inner);
+public class CheckpointException(string message, Exception? inner = null) : TorchBertException(message, inner);

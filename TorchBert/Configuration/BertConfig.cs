@@ -283,4 +283,4 @@ public sealed partial class BertConfig
 }
 
 /// <summary>A config.json that cannot be used, with the file and the offending key in the message.</summary>
-public sealed class BertConfigException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class BertConfigException(string message, Exception? inner = null) : TorchBertException(message, inner);

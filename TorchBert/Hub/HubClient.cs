@@ -306,12 +306,12 @@ public sealed class HubClient : IDisposable
             File.Move(temp, blob, overwrite: false);
             moved = true;
         }
-        catch (IOException e) when (e is not HubException && IsDiskFull(e))
+        catch (IOException e) when (IsDiskFull(e))
         {
             throw new HubException(HubErrorKind.DiskFull, repoId,
                 $"{repoId}: {fileName}: no space left on the device of {Cache.Root} ({meta.Size:N0} bytes needed); free some space or set HF_HUB_CACHE to another disk", e);
         }
-        catch (IOException e) when (e is not HubException && File.Exists(blob))
+        catch (IOException e) when (File.Exists(blob))
         {
             _ = e;   // another process finished the same blob first (the move lost the race)
         }
@@ -391,7 +391,7 @@ public sealed class HubClient : IDisposable
         {
             throw new HubException(HubErrorKind.Network, repoId, $"{repoId}: {fileName}: download failed: {e.Message}", e, transient: true);
         }
-        catch (IOException e) when (e is not HubException)
+        catch (IOException e)
         {
             // A broken body (connection reset, premature end): resume.
             throw new HubException(HubErrorKind.Network, repoId, $"{repoId}: {fileName}: download interrupted: {e.Message}", e, transient: true);

@@ -26,10 +26,10 @@ public enum HubErrorKind
 }
 
 /// <summary>
-/// A one-line Hub error naming the repo and the fix. An <see cref="IOException"/> so callers that already handle I/O
-/// failures handle it. Messages never contain the token.
+/// A one-line Hub error naming the repo and the fix (a <see cref="TorchBertException"/>, as every error TorchBert reports).
+/// Messages never contain the token.
 /// </summary>
-public sealed class HubException : IOException
+public sealed class HubException : TorchBertException
 {
     /// <summary>An error of <paramref name="kind"/> about <paramref name="repoId"/>.</summary>
     public HubException(HubErrorKind kind, string repoId, string message, Exception? inner = null, bool transient = false,

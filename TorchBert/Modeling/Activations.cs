@@ -35,22 +35,22 @@ public sealed class PytorchGELUTanh() : nn.Module<Tensor, Tensor>(nameof(Pytorch
     public override Tensor forward(Tensor x) => nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh);
 }
 
-/// <summary>torch <c>ReLU</c>.</summary>
-public sealed class ReLU() : nn.Module<Tensor, Tensor>(nameof(ReLU))
+/// <summary>torch <c>ReLU</c> (prints as <c>ReLU()</c>; named apart from <c>TorchSharp.Modules.ReLU</c>).</summary>
+public sealed class ReLUActivation() : nn.Module<Tensor, Tensor>("ReLU")
 {
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) => nn.functional.relu(x);
 }
 
-/// <summary>torch <c>SiLU</c> ("silu"/"swish").</summary>
-public sealed class SiLU() : nn.Module<Tensor, Tensor>(nameof(SiLU))
+/// <summary>torch <c>SiLU</c> ("silu"/"swish"; prints as <c>SiLU()</c>).</summary>
+public sealed class SiLUActivation() : nn.Module<Tensor, Tensor>("SiLU")
 {
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) => nn.functional.silu(x);
 }
 
 /// <summary>torch <c>Tanh</c> (BertPooler's activation).</summary>
-public sealed class Tanh() : nn.Module<Tensor, Tensor>(nameof(Tanh))
+public sealed class TanhActivation() : nn.Module<Tensor, Tensor>("Tanh")
 {
     /// <inheritdoc/>
     public override Tensor forward(Tensor x) => x.tanh();
@@ -65,8 +65,8 @@ public static class Activations
         HiddenAct.Gelu => new GELUActivation(),
         HiddenAct.GeluNew => new NewGELUActivation(),
         HiddenAct.GeluPytorchTanh => new PytorchGELUTanh(),
-        HiddenAct.Relu => new ReLU(),
-        HiddenAct.Silu => new SiLU(),
+        HiddenAct.Relu => new ReLUActivation(),
+        HiddenAct.Silu => new SiLUActivation(),
         _ => throw new ArgumentOutOfRangeException(nameof(act), act, "unknown hidden_act"),
     };
 }

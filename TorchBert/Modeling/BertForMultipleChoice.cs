@@ -36,14 +36,6 @@ public sealed class BertForMultipleChoice : BertPreTrainedModel
     /// <summary>A missing pooler (e.g. from an MLM checkpoint) is initialised, as HF does.</summary>
     public override LoadingPolicy LoadingPolicy { get; } = new() { NewlyInitializedIfMissing = LoadingPolicy.InitPoolerIfMissing };
 
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>); a base checkpoint gives a new head.</summary>
-    public static BertForMultipleChoice FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForMultipleChoice(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForMultipleChoice> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
-
     /// <param name="inputIds">(B, C, T): C choices per example, each a token sequence of length T.</param>
     /// <param name="attentionMask">(B, C, T) or null.</param>
     /// <param name="tokenTypeIds">(B, C, T) or null.</param>

@@ -35,14 +35,6 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
     /// <summary>HF: <c>_keys_to_ignore_on_load_unexpected = [r"pooler"]</c>.</summary>
     public override LoadingPolicy LoadingPolicy { get; } = new() { KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler };
 
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>); a base checkpoint gives a new head.</summary>
-    public static BertForQuestionAnswering FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForQuestionAnswering(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForQuestionAnswering> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
-
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; (B, T) start and end logits.</summary>
     /// <param name="startPositions">(B) answer-start token index; with <paramref name="endPositions"/> gives the loss.
     /// Positions ≥ T are ignored (HF clamps them to T, its ignore index); negative ones are refused.</param>

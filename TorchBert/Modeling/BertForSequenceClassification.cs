@@ -35,14 +35,6 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
     /// <summary>A missing pooler (e.g. from an MLM checkpoint) is initialised, as HF does.</summary>
     public override LoadingPolicy LoadingPolicy { get; } = new() { NewlyInitializedIfMissing = LoadingPolicy.InitPoolerIfMissing };
 
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>); a base checkpoint gives a new head.</summary>
-    public static BertForSequenceClassification FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForSequenceClassification(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForSequenceClassification> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
-
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; (B, num_labels) logits, and HF's loss when labels are given.</summary>
     /// <param name="labels">
     /// (B) class indices for single-label classification (-100 ignored); (B) or (B, 1) floats for regression

@@ -35,14 +35,6 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
     /// <summary>HF: <c>_keys_to_ignore_on_load_unexpected = [r"pooler"]</c>.</summary>
     public override LoadingPolicy LoadingPolicy { get; } = new() { KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler };
 
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>); a base checkpoint gives a new head.</summary>
-    public static BertForTokenClassification FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForTokenClassification(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForTokenClassification> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
-
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; (B, T, num_labels) logits.</summary>
     /// <param name="labels">
     /// (B, T) class indices; -100 is ignored. HF does not mask by attention_mask: label padding -100 to leave it out.

@@ -35,14 +35,6 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     /// <summary>HF's construction warning (config not a decoder), or null.</summary>
     public string? Warning { get; }
 
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
-    public static BertLMHeadModel FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertLMHeadModel(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertLMHeadModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
-
     /// <summary>HF: <c>_tied_weights_keys</c> = the decoder; <c>_keys_to_ignore_on_load_unexpected</c> = [r"pooler"].</summary>
     public override LoadingPolicy LoadingPolicy => Config.TieWordEmbeddings ? Tied : Untied;
 

@@ -36,18 +36,6 @@ public sealed class BertModel : BertPreTrainedModel
     /// <summary>The [CLS] pooler (<c>pooler</c>), null when built without it.</summary>
     public BertPooler? Pooler => pooler;
 
-    /// <summary>
-    /// Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>). BertModel's own loading rule: it has a
-    /// pooler when the checkpoint has one (an MLM checkpoint has none, and none is invented); a head checkpoint's head
-    /// keys are reported as ignored.
-    /// </summary>
-    public static BertModel FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, keys) => new BertModel(c, CheckpointHasPooler(keys)));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
-
     /// <summary>Whether a checkpoint's tensor names include this class's pooler (<c>pooler.dense.weight</c>, with or without <c>bert.</c>).</summary>
     public static bool CheckpointHasPooler(IEnumerable<string> tensorNames) =>
         tensorNames.Any(n => n is "pooler.dense.weight" or BaseModelPrefix + ".pooler.dense.weight");

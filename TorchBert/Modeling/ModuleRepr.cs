@@ -24,7 +24,10 @@ public static class ModuleRepr
         var children = module.named_children().ToList();
         var extra = ExtraRepr(module);
         var isList = module.GetType().IsGenericType && module.GetType().GetGenericTypeDefinition() == typeof(ModuleList<>);
-        var name = isList ? "ModuleList" : module is TiedLinear ? "Linear" : module.GetType().Name;
+        // torch's activation modules keep torch's print name (ReLU(), Tanh()) though their C# classes are named
+        // ...Activation so they don't clash with TorchSharp.Modules.ReLU/Tanh
+        var name = isList ? "ModuleList" : module is TiedLinear ? "Linear"
+            : module is ReLUActivation or SiLUActivation or TanhActivation ? module.GetName() : module.GetType().Name;
         if (children.Count == 0) return $"{name}({extra})";
 
         var lines = new List<string>();

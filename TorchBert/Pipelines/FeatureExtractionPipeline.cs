@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -24,10 +25,10 @@ public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer,
         PipelineLoading.Load(path, options, modelOptions, BertModel.FromPretrained, (m, t) => new FeatureExtractionPipeline(m, t, options));
 
     /// <inheritdoc/>
-    public override string Task => "feature-extraction";
+    public override string TaskName => "feature-extraction";
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text)];
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text)];
 
     /// <inheritdoc/>
     protected override IReadOnlyList<float[][]> Forward(ModelInputs inputs, NoParameters parameters)
@@ -83,10 +84,10 @@ public class SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer,
             (m, t) => new SentenceEmbeddingPipeline(m, t, options, pooling, normalize, SentenceTransformersConfig.MaxSeqLength(path)));
 
     /// <inheritdoc/>
-    public override string Task => "sentence-embedding";
+    public override string TaskName => "sentence-embedding";
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) =>
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, NoParameters parameters) =>
         [Encode(text, truncateByDefault: true, maxLength: MaxSeqLength)];
 
     /// <inheritdoc/>

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -48,7 +49,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams
         PipelineLoading.Load(path, options, modelOptions, BertForMaskedLM.FromPretrained, (m, t) => new FillMaskPipeline(m, t, options, topK, targets));
 
     /// <inheritdoc/>
-    public override string Task => "fill-mask";
+    public override string TaskName => "fill-mask";
     /// <inheritdoc/>
     protected override string? HeadName => "MLM head";
 
@@ -90,7 +91,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams
     }
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, FillMaskParams parameters) => [Encode(text)];
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, FillMaskParams parameters) => [Encode(text)];
 
     /// <inheritdoc/>
     protected sealed override ModelInputs Collate(IReadOnlyList<PipelineChunk> batch)

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -44,7 +45,7 @@ public sealed record PipelineOptions
 /// <param name="Index">its position among that input's chunks.</param>
 /// <param name="Text">the text shown in verbose output.</param>
 /// <param name="Encoding">the tokenized row, unpadded.</param>
-public sealed record PipelineChunk(int Input, int Index, string Text, Encoding Encoding);
+public sealed record PipelineChunk(int Input, int Index, string Text, BertEncoding Encoding);
 
 /// <summary>
 /// Tokenized rows as (B, T) int64 tensors on the pipeline's device, padded to the longest row, with the unpadded
@@ -104,7 +105,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
             // cls.predictions.*, bert.pooler.*, classifier.*, qa_outputs.*
             var groups = fresh.Select(k => string.Join('.', k.Split('.').Take(k.StartsWith("cls.", StringComparison.Ordinal) || k.StartsWith("bert.", StringComparison.Ordinal) ? 2 : 1)) + ".*").Distinct();
             throw new ArgumentException(
-                $"{model.LoadReport.Source} has no {head} ({string.Join(", ", groups)} were not in the checkpoint): {Task} would be random");
+                $"{model.LoadReport.Source} has no {head} ({string.Join(", ", groups)} were not in the checkpoint): {TaskName} would be random");
         }
         model.eval();
         CpuFeatures.WarnOnceIfSlow(model.DType, model.Device.type, Options.Log);
@@ -124,7 +125,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     protected TextWriter Log => Options.Log ?? Console.Error;
 
     /// <summary>HF's task name (<c>fill-mask</c>, <c>question-answering</c>, ...), used in messages.</summary>
-    public abstract string Task { get; }
+    public abstract string TaskName { get; }
 
     /// <summary>The head this task needs ("MLM head", "classification head", ...); null for the bare encoder (no guard).</summary>
     protected virtual string? HeadName => null;
@@ -197,7 +198,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     protected virtual void Validate(TParams parameters) { }
 
     /// <summary>One input → its tokenized rows (unpadded). Throw <see cref="ArgumentException"/> naming input <paramref name="index"/> for bad input.</summary>
-    protected abstract IReadOnlyList<Encoding> Preprocess(TInput input, int index, TParams parameters);
+    protected abstract IReadOnlyList<BertEncoding> Preprocess(TInput input, int index, TParams parameters);
 
     /// <summary>The rows of one batch → tensors on <see cref="Device"/> (padded to the longest row); checks each fits the model.</summary>
     protected virtual ModelInputs Collate(IReadOnlyList<PipelineChunk> batch)
@@ -236,7 +237,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     protected virtual string Describe(TInput input) => input?.ToString() ?? "";
 
     /// <summary>Tokenizes one text (or pair) with the pipeline's truncation: on when <see cref="PipelineOptions.Truncation"/> (or <paramref name="truncateByDefault"/> when that is null).</summary>
-    protected Encoding Encode(string text, string? pair = null, bool truncateByDefault = false,
+    protected BertEncoding Encode(string text, string? pair = null, bool truncateByDefault = false,
         TruncationStrategy strategy = TruncationStrategy.LongestFirst, int? maxLength = null)
     {
         var truncate = Options.Truncation ?? truncateByDefault;
@@ -319,10 +320,10 @@ public abstract class Pipeline<TModel, TOutput, TResult>(TModel model, BertToken
     where TModel : BertPreTrainedModel
 {
     /// <inheritdoc/>
-    public override string Task => GetType().Name;
+    public override string TaskName => GetType().Name;
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(string input, int index, NoParameters parameters) => [Encode(input)];
+    protected override IReadOnlyList<BertEncoding> Preprocess(string input, int index, NoParameters parameters) => [Encode(input)];
 
     /// <inheritdoc/>
     protected sealed override IReadOnlyList<TResult> Forward(ModelInputs inputs, NoParameters parameters) => Postprocess(inputs, Forward(inputs));

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
@@ -47,7 +48,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
         PipelineLoading.Load(path, options, modelOptions, BertForQuestionAnswering.FromPretrained, (m, t) => new QuestionAnsweringPipeline(m, t, options));
 
     /// <inheritdoc/>
-    public override string Task => "question-answering";
+    public override string TaskName => "question-answering";
     /// <inheritdoc/>
     protected override string? HeadName => "question-answering head";
 
@@ -76,7 +77,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     protected override string Describe(QuestionContext input) => input.ToString();
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(QuestionContext input, int index, QuestionAnsweringParams p)
+    protected override IReadOnlyList<BertEncoding> Preprocess(QuestionContext input, int index, QuestionAnsweringParams p)
     {
         if (string.IsNullOrEmpty(input.Question)) throw new ArgumentException($"input {index}: the question is empty");
         if (string.IsNullOrEmpty(input.Context)) throw new ArgumentException($"input {index}: the context is empty");
@@ -169,7 +170,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     private static float[] Softmax(float[] x) => TextClassificationPipeline.Apply(x, ClassificationFunction.Softmax);
 
     /// <summary>HF <c>get_indices</c>: token span → character span in the context, widened to the words (<c>word_to_chars</c>) when aligning.</summary>
-    private static (int Start, int End) GetIndices(Encoding enc, int s, int e, bool alignToWords)
+    private static (int Start, int End) GetIndices(BertEncoding enc, int s, int e, bool alignToWords)
     {
         if (alignToWords && enc.WordIds[s] is int startWord && enc.WordIds[e] is int endWord)
         {
@@ -181,7 +182,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     }
 
     /// <summary><c>word_to_chars(word, sequence_index=1)</c>: from the first to the last context token of that word in this window.</summary>
-    private static (int Start, int End) WordToChars(Encoding enc, int word)
+    private static (int Start, int End) WordToChars(BertEncoding enc, int word)
     {
         int first = -1, last = -1;
         for (int j = 0; j < enc.Length; j++)

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
@@ -41,7 +42,7 @@ public class TextClassificationPipeline(BertForSequenceClassification model, Ber
         PipelineLoading.Load(path, options, modelOptions, BertForSequenceClassification.FromPretrained, (m, t) => new TextClassificationPipeline(m, t, options));
 
     /// <inheritdoc/>
-    public override string Task => "text-classification";
+    public override string TaskName => "text-classification";
 
     /// <summary>Several single texts.</summary>
     public IReadOnlyList<IReadOnlyList<LabelScore>> Run(IReadOnlyList<string> texts, TextClassificationParams? parameters = null) =>
@@ -68,7 +69,7 @@ public class TextClassificationPipeline(BertForSequenceClassification model, Ber
     protected override string Describe(TextPair input) => input.ToString();
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(TextPair input, int index, TextClassificationParams parameters)
+    protected override IReadOnlyList<BertEncoding> Preprocess(TextPair input, int index, TextClassificationParams parameters)
     {
         if (input.Text is null) throw new ArgumentException($"input {index}: text is null");
         return [Encode(input.Text, input.Pair)];

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
@@ -59,7 +60,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
         PipelineLoading.Load(path, options, modelOptions, BertForTokenClassification.FromPretrained, (m, t) => new TokenClassificationPipeline(m, t, options));
 
     /// <inheritdoc/>
-    public override string Task => "token-classification";
+    public override string TaskName => "token-classification";
     /// <inheritdoc/>
     protected override string? HeadName => "token-classification head";
 
@@ -77,7 +78,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
     }
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, TokenClassificationParams parameters)
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, TokenClassificationParams parameters)
     {
         if (parameters.Stride is int stride)
         {
@@ -119,7 +120,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
     /// <summary>HF <c>softmax</c> per token (shifted by the max), in float32 as numpy on float32 logits.</summary>
     private static float[] Softmax(float[] logits) => TextClassificationPipeline.Apply(logits, ClassificationFunction.Softmax);
 
-    private List<PreEntity> GatherPreEntities(string sentence, Encoding encoding, float[][] logits)
+    private List<PreEntity> GatherPreEntities(string sentence, BertEncoding encoding, float[][] logits)
     {
         var pre = new List<PreEntity>();
         for (int idx = 0; idx < encoding.Length; idx++)

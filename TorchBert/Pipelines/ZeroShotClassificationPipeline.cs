@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
@@ -46,7 +47,7 @@ public class ZeroShotClassificationPipeline
         PipelineLoading.Load(path, options, modelOptions, BertForSequenceClassification.FromPretrained, (m, t) => new ZeroShotClassificationPipeline(m, t, options));
 
     /// <inheritdoc/>
-    public override string Task => "zero-shot-classification";
+    public override string TaskName => "zero-shot-classification";
     /// <inheritdoc/>
     protected override string? HeadName => "sequence-classification head";
 
@@ -66,7 +67,7 @@ public class ZeroShotClassificationPipeline
     }
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<Encoding> Preprocess(string input, int index, ZeroShotParams p)
+    protected override IReadOnlyList<BertEncoding> Preprocess(string input, int index, ZeroShotParams p)
     {
         if (input.Length == 0) throw new ArgumentException($"input {index} is empty");
         return p.CandidateLabels.Select(label =>

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 namespace TorchBert.Training;
 
 /// <summary>A data file that cannot be used: the message names the file, the line and the value.</summary>
-public sealed class DataFileException(string message) : Exception(message);
+public sealed class DataFileException(string message) : TorchBertException(message);
 
 /// <summary>One record of a CSV or JSONL file: its fields by column name and the line it starts on.</summary>
 public sealed record DataRecord(IReadOnlyDictionary<string, JsonNode?> Fields, int Line, string File)

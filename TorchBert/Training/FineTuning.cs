@@ -1,7 +1,7 @@
 using TorchBert.Checkpoints;
 using TorchBert.Configuration;
+using TorchBert.Loading;
 using TorchBert.Modeling;
-using TorchBert.Pipelines;
 using TorchBert.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,7 +26,7 @@ public enum FineTuningTask
 public sealed record FineTuneOptions
 {
     /// <summary>The task.</summary>
-    public required FineTuningTask Task { get; init; }
+    public required FineTuningTask TaskKind { get; init; }
     /// <summary>Model folder (a base checkpoint gets a new head) or a fine-tuned one.</summary>
     public required string Model { get; init; }
     /// <summary>
@@ -113,17 +113,17 @@ public static class FineTuning
     {
         args.Validate();
         NativeRuntime.EnsureLoaded();
-        if (options.ConfigFile is not null && options.Task != FineTuningTask.TextClassification)
-            throw new ArgumentException($"a model from --config (random weights) is supported for text-classification, not {TaskName(options.Task)}");
+        if (options.ConfigFile is not null && options.TaskKind != FineTuningTask.TextClassification)
+            throw new ArgumentException($"a model from --config (random weights) is supported for text-classification, not {TaskName(options.TaskKind)}");
         Trainer.SetSeed(args.Seed);
         var tokenizer = TokenizerLoader.ForModel(options.Model);
         BertConfig checkpointConfig;
-        using (var source = ModelSource.Open(options.Model)) checkpointConfig = source.Config;
+        using (var source = ModelLocator.Open(options.Model)) checkpointConfig = source.Config;
         var pretrained = new PretrainedOptions { Device = options.Device };
         BertPreTrainedModel? model = null;
         try
         {
-            switch (options.Task)
+            switch (options.TaskKind)
             {
                 case FineTuningTask.TextClassification:
                 {
@@ -209,7 +209,7 @@ public static class FineTuning
         NativeRuntime.EnsureLoaded();
         var tokenizer = TokenizerLoader.ForModel(modelPath);
         BertConfig config;
-        using (var source = ModelSource.Open(modelPath)) config = source.Config;
+        using (var source = ModelLocator.Open(modelPath)) config = source.Config;
         var t = task ?? TaskOf(config, modelPath);
         var pretrained = new PretrainedOptions { Device = device };
         switch (t)

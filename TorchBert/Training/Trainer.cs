@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace TorchBert.Training;
 
 /// <summary>Training stopped because the loss (or the gradient norm) stopped being finite.</summary>
-public sealed class TrainingDivergedException(string message) : Exception(message);
+public sealed class TrainingDivergedException(string message) : TorchBertException(message);
 
 /// <summary>What the trainer reports after each optimizer step (for progress bars).</summary>
 public sealed record TrainerProgress(int GlobalStep, int MaxSteps, double Epoch, double Loss, double LearningRate,
@@ -36,7 +36,7 @@ public sealed partial class Trainer : IDisposable
     public Trainer(TrainingArguments args, TrainingTask task, IReadOnlyList<Feature> trainFeatures, IReadOnlyList<Feature>? evalFeatures = null)
     {
         Args = args.Validate();
-        Task = task;
+        TrainingTask = task;
         TrainFeatures = trainFeatures;
         EvalFeatures = evalFeatures;
         if (trainFeatures.Count == 0) throw new ArgumentException("the training set is empty");
@@ -49,13 +49,13 @@ public sealed partial class Trainer : IDisposable
     /// <summary>The training arguments.</summary>
     public TrainingArguments Args { get; }
     /// <summary>The task (model, loss, metrics).</summary>
-    public TrainingTask Task { get; }
+    public TrainingTask TrainingTask { get; }
     /// <summary>The training rows.</summary>
     public IReadOnlyList<Feature> TrainFeatures { get; }
     /// <summary>The evaluation rows, if any.</summary>
     public IReadOnlyList<Feature>? EvalFeatures { get; }
     /// <summary>The model being trained.</summary>
-    public BertPreTrainedModel Model => Task.Model;
+    public BertPreTrainedModel Model => TrainingTask.Model;
 
     /// <summary>HF <c>state.global_step</c>.</summary>
     public int GlobalStep { get; private set; }
@@ -151,8 +151,8 @@ public sealed partial class Trainer : IDisposable
                     {
                         var features = order.Skip(b * Args.PerDeviceTrainBatchSize).Take(Args.PerDeviceTrainBatchSize).Select(i => TrainFeatures[(int)i]).ToList();
                         using var generator = new Generator((ulong)BatchSeed(epoch, b));
-                        using var batch = Task.Collate(features, generator);
-                        var loss = Task.ComputeLoss(batch);
+                        using var batch = TrainingTask.Collate(features, generator);
+                        var loss = TrainingTask.ComputeLoss(batch);
                         if (groupSize > 1) loss = loss / groupSize;
                         stepLoss = loss.to(ScalarType.Float64).item<double>();
                         if (!double.IsFinite(stepLoss)) throw Diverged("loss", stepLoss, epoch, b);
@@ -224,7 +224,7 @@ public sealed partial class Trainer : IDisposable
     {
         features ??= EvalFeatures ?? throw new ArgumentException("no evaluation data");
         if (features.Count == 0) throw new ArgumentException("the evaluation set is empty");
-        return Evaluation.Run(Task, features, Args.PerDeviceEvalBatchSize, Args.Seed);
+        return Evaluation.Run(TrainingTask, features, Args.PerDeviceEvalBatchSize, Args.Seed);
     }
 
     private Dictionary<string, double> EvaluateAndLog()

@@ -5,7 +5,7 @@ using TorchBert.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace TorchBert.Conversion;
+namespace TorchBert.Loading;
 
 /// <summary>Options of <see cref="ModelConverter.Convert"/>.</summary>
 public sealed record ConvertOptions
@@ -76,7 +76,7 @@ public static class ModelConverter
         if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any() && !options.Overwrite)
             throw new IOException($"{destination} exists and is not empty; choose another destination or overwrite it");
 
-        using var src = ModelSource.Open(source, options.NumAttentionHeads);
+        using var src = ModelLocator.Open(source, options.NumAttentionHeads);
         using var model = BuildModel(src);
         Pretrained.CheckDecoderConfig(model, source);
         var load = Pretrained.LoadWeights(model, src.Weights);
@@ -163,14 +163,6 @@ public static class ModelConverter
         }
         return (tensor(ids, [2, t]), tensor(mask, [2, t]));
     }
-
-    /// <summary>The dtype name HF writes in <c>torch_dtype</c> (e.g. float32, float16, bfloat16).</summary>
-    public static string DTypeName(ScalarType t) => t switch
-    {
-        ScalarType.Float16 => "float16",
-        ScalarType.BFloat16 => "bfloat16",
-        _ => "float32",
-    };
 
     private static void MoveIntoPlace(string temp, string destination)
     {
