@@ -3,6 +3,7 @@
 // token_type_ids (flat) and their shape. Prints lines the test checks.
 using System.Globalization;
 using System.Text.Json;
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Pipelines;
 using static TorchSharp.torch;
