@@ -11,7 +11,8 @@ namespace TorchBert.Tests.Packaging;
 /// What a user does, end to end: <c>dotnet pack</c> the library and the tool into a local folder feed (from a copy of the
 /// sources, so this checkout's bin/obj are untouched), then, in a fresh directory outside the repository with its own
 /// nuget.config (the feed + nuget.org), a new console app takes <c>TorchBert</c> from the feed and <c>TorchSharp-cpu</c>
-/// from NuGet, and runs the embedded default model and a task head; the tool is installed from the feed into a tool path
+/// from NuGet, and runs the embedded default model through a pipeline and through <c>AddTorchBertEmbeddingGenerator</c>
+/// with M.E.AI's <c>UseDistributedCache</c>, and a task head; the tool is installed from the feed into a tool path
 /// and runs <c>torchbert similarity</c>. The package version is unique per run, so what runs can only have come from
 /// the feed; the packages' copies in the global packages folder are removed afterwards. Expected values: the README's
 /// similarity numbers (all-MiniLM-L6-v2, checked against ONNX Runtime in SentenceEmbeddingParityTests) and HF's
@@ -73,6 +74,8 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
                   <ItemGroup>
                     <PackageReference Include="TorchBert" Version="{version}" />
                     <PackageReference Include="TorchSharp-cpu" Version="{versions["TorchSharp-cpu"]}" />
+                    <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="{versions["Microsoft.Extensions.DependencyInjection"]}" />
+                    <PackageReference Include="Microsoft.Extensions.Caching.Memory" Version="{versions["Microsoft.Extensions.Caching.Memory"]}" />
                   </ItemGroup>
                 </Project>
                 """);
@@ -99,6 +102,7 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
                 new() { ["TORCHBERT_WEIGHTS"] = weights }, Fixtures.Dir("tiny-bert-seqcls"), inputs);
             var lines = run.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             lines.Should().Contain($"pipeline {ReadmeSimilarities}");
+            lines.Should().Contain($"generator {ReadmeSimilarities} dims=384 cached=True", "AddTorchBertEmbeddingGenerator(...).UseDistributedCache()");
             File.Exists(Path.Combine(weights, "all-MiniLM-L6-v2", "model.safetensors")).Should().BeTrue("imported from the package's embedded model");
             var logits = JsonSerializer.Deserialize<float[]>(lines.Single(l => l.StartsWith("logits ")).Substring(7))!;
             var hf = expected["logits"].data<float>().ToArray();

@@ -3,6 +3,8 @@
 // token_type_ids (flat) and their shape. Prints lines the test checks.
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
 using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Pipelines;
@@ -18,7 +20,20 @@ static string Sims(IReadOnlyList<float[]> v) =>
 using (var embed = SentenceEmbeddingPipeline.FromPretrained("sentence-transformers/all-MiniLM-L6-v2"))
     Console.WriteLine($"pipeline {Sims(embed.Run(sentences))}");
 
-// 2. A task head on HF's recorded inputs.
+// 2. Microsoft.Extensions.AI through DI, with M.E.AI's distributed-cache middleware in front of TorchBert.
+var services = new ServiceCollection();
+services.AddDistributedMemoryCache();
+services.AddTorchBertEmbeddingGenerator("sentence-transformers/all-MiniLM-L6-v2").UseDistributedCache();
+using (var provider = services.BuildServiceProvider())
+{
+    var generator = provider.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>();
+    var first = await generator.GenerateAsync(sentences);
+    var again = await generator.GenerateAsync(sentences);   // from the cache
+    Console.WriteLine($"generator {Sims(first.Select(e => e.Vector.ToArray()).ToList())} dims={first[0].Vector.Length} " +
+        $"cached={first.Zip(again).All(p => p.First.Vector.Span.SequenceEqual(p.Second.Vector.Span))}");
+}
+
+// 3. A task head on HF's recorded inputs.
 using (var model = BertForSequenceClassification.FromPretrained(args[0], new PretrainedOptions { Device = CPU }))
 {
     using var doc = JsonDocument.Parse(File.ReadAllText(args[1]));
