@@ -19,6 +19,8 @@ public sealed record ConvertOptions
     public int? NumAttentionHeads { get; init; }
     /// <summary>Replace an existing, non-empty destination.</summary>
     public bool Overwrite { get; init; }
+    /// <summary>Resolves a source that is not a local path (the embedded model, a Hub id); null = <see cref="ModelLocator.Default"/>.</summary>
+    public ModelLocator? Locator { get; init; }
     /// <summary>Called after each tensor is written: (done, total, key).</summary>
     public Action<int, int, string>? Progress { get; init; }
 }
@@ -75,7 +77,7 @@ public static class ModelConverter
         if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any() && !options.Overwrite)
             throw new IOException($"{destination} exists and is not empty; choose another destination or overwrite it");
 
-        using var src = ModelLocator.Open(source, options.NumAttentionHeads);
+        using var src = (options.Locator ?? ModelLocator.Default).Open(source, options.NumAttentionHeads);
         using var model = BuildModel(src);
         Pretrained.CheckDecoderConfig(model, source);
         var load = Pretrained.LoadWeights(model, src.Weights);

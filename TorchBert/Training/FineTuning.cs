@@ -118,7 +118,7 @@ public static class FineTuning
         Trainer.SetSeed(args.Seed);
         var tokenizer = TokenizerLoader.ForModel(options.Model);
         BertConfig checkpointConfig;
-        using (var source = ModelLocator.Open(options.Model)) checkpointConfig = source.Config;
+        using (var source = ModelLocator.Default.Open(options.Model)) checkpointConfig = source.Config;
         var pretrained = new PretrainedOptions { Device = options.Device };
         BertPreTrainedModel? model = null;
         try
@@ -209,7 +209,7 @@ public static class FineTuning
         NativeRuntime.EnsureLoaded();
         var tokenizer = TokenizerLoader.ForModel(modelPath);
         BertConfig config;
-        using (var source = ModelLocator.Open(modelPath)) config = source.Config;
+        using (var source = ModelLocator.Default.Open(modelPath)) config = source.Config;
         var t = task ?? TaskOf(config, modelPath);
         var pretrained = new PretrainedOptions { Device = device };
         switch (t)

@@ -21,7 +21,9 @@ internal static class Cli
     public static int Run(Func<int> body)
     {
         // Hub downloads (any --model that is a Hub id) draw a progress bar on stderr.
-        using var hub = Hub.HubOptions.Use(Hub.HubOptions.FromEnvironment() with { Progress = new ProgressBar().Report });
+        ModelLocator.Default = new ModelLocator(
+            new Hub.HubClient(Hub.HubOptions.FromEnvironment() with { Progress = new ProgressBar().Report }),
+            new StderrLogger<ModelLocator>());   // the library reports through the CLI's stderr logger
         try
         {
             return body();
@@ -51,7 +53,7 @@ internal static class Cli
     {
         if (model is not null) return model;
         NativeRuntime.EnsureLoaded();
-        return DefaultModel.EnsureInstalled(Console.Error);
+        return DefaultModel.EnsureInstalled(StderrLogger.Instance);
     }
 
     /// <summary>The Hub id fill-mask uses without --model (the embedded all-MiniLM-L6-v2 has no MLM head).</summary>

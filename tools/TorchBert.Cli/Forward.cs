@@ -26,7 +26,7 @@ internal static class Forward
         cmd.SetAction(p => Cli.Run(() =>
         {
             var dt = CommonOptions.ParseDType(p.GetValue(dtype));
-            return Run(ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
+            return Run(ModelLocator.Default.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
         }));
         return cmd;
     }
@@ -37,7 +37,7 @@ internal static class Forward
         var json = JsonNode.Parse(File.ReadAllText(inputPath)) as JsonObject
                    ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
         using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU, DType = dtype });
-        CpuFeatures.WarnOnceIfSlow(m.DType, DeviceType.CPU);
+        CpuFeatures.WarnOnceIfSlow(m.DType, DeviceType.CPU, StderrLogger.Instance);
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         var known = new[] { "input_ids", "attention_mask", "token_type_ids", "position_ids", "labels", "start_positions",

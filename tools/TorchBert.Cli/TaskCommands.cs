@@ -36,7 +36,7 @@ internal static class TaskCommands
             bool? truncation = p.GetValue(Off) ? false : p.GetValue(On) || max is not null ? true : null;
             return new PipelineOptions
             {
-                Truncation = truncation, MaxLength = max, Verbose = verbose,
+                Truncation = truncation, MaxLength = max, Verbose = verbose, Logger = StderrLogger.Instance,
                 Revision = p.GetValue(Revision), DType = CommonOptions.ParseDType(p.GetValue(DType)),
             };
         }
