@@ -95,8 +95,10 @@ public sealed class ServedModel : IDisposable
         var name = spec.Name ?? (spec == options.Models.FirstOrDefault() || options.Models.Count == 0 ? options.ServedModelName : null) ?? id;
         var modelOptions = new PretrainedOptions { Device = ParseDevice(options.Device), DType = ParseDType(options.DType) };
         var pipelineOptions = new PipelineOptions { Device = modelOptions.Device, DType = modelOptions.DType };
-        var tokenizer = TokenizerLoader.ForModel(path);
         var loaded = BertAutoModel.FromPretrained(path, modelOptions);
+        BertTokenizer tokenizer;
+        try { tokenizer = TokenizerLoader.ForModel(path); }
+        catch { loaded.Dispose(); throw; }
         if (options.Pooling == "splade" && loaded is not BertForMaskedLM)
         {
             loaded.Dispose();
