@@ -15,7 +15,7 @@ public sealed class ServedModels : IAsyncLifetime
     public InProcessServer Server { get; private set; } = null!;
     public HttpClient Client => Server.Client;
     public SentenceEmbeddingPipeline MiniLM { get; } = SentenceEmbeddingPipeline.FromPretrained(TestModels.MiniLM);
-    public SentenceEmbeddingPipeline MiniLMRaw { get; } = SentenceEmbeddingPipeline.FromPretrained(TestModels.MiniLM, normalize: false);
+    public SentenceEmbeddingPipeline MiniLMRaw { get; } = SentenceEmbeddingPipeline.FromPretrained(TestModels.MiniLM, embedding: new SentenceEmbeddingOptions { Normalize = false });
     public FeatureExtractionPipeline Tokens { get; } = FeatureExtractionPipeline.FromPretrained(TestModels.MiniLM);
     public TextClassificationPipeline Classifier { get; } = TextClassificationPipeline.FromPretrained(TestModels.Classifier);
     public TextClassificationPipeline Reranker { get; } = TextClassificationPipeline.FromPretrained(TestModels.Reranker);

@@ -61,19 +61,19 @@ internal static class Commands
     private static Command Embed()
     {
         var model = ModelOption();
-        var pooling = new Option<string>("--pooling") { Description = "mean | cls", DefaultValueFactory = _ => "mean" };
-        var normalize = new Option<bool>("--normalize") { Description = "L2-normalise the sentence vectors" };
         var json = JsonOption();
         var texts = Texts();
-        var cmd = new Command("embed", "sentence embeddings (truncated to max_seq_length, as sentence-transformers)") { model, pooling, normalize, json, texts };
+        var cmd = new Command("embed", "sentence embeddings as sentence-transformers' encode (the folder's pooling, normalization, prompts, max_seq_length)") { model, json, texts };
         var truncation = new TaskCommands.RunOptions();
         truncation.AddTo(cmd);
+        var sentence = new SentenceOptions();
+        sentence.AddTo(cmd);
         cmd.SetAction(p => Cli.Run(() =>
         {
-            var pool = ParsePooling(p.GetValue(pooling)!);
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), pool, p.GetValue(normalize));
+            var overrides = sentence.Options(p);
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), overrides);
             var inputs = p.GetValue(texts)!;
-            var vectors = pipe.Run(inputs);
+            var vectors = pipe.Run(inputs, sentence.Parameters(p));
             if (p.GetValue(json)) { Cli.WriteJson(vectors); return 0; }
             for (int i = 0; i < inputs.Length; i++)
                 Console.WriteLine($"{inputs[i]}\n  [{vectors[i].Length}] {string.Join(", ", vectors[i].Take(8).Select(v => v.ToString("0.0000")))}, ...");
@@ -88,14 +88,17 @@ internal static class Commands
         var json = JsonOption();
         var texts = Texts();
         texts.Arity = new ArgumentArity(2, 100_000);
-        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (mean pooling, normalised)") { model, json, texts };
+        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (the model folder's pooling)") { model, json, texts };
         var truncation = new TaskCommands.RunOptions();
         truncation.AddTo(cmd);
+        var sentence = new SentenceOptions();
+        sentence.AddTo(cmd);
         cmd.SetAction(p => Cli.Run(() =>
         {
             var inputs = p.GetValue(texts)!;
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p));
-            var matrix = Pipelines.Similarity.Matrix(pipe.Run(inputs));
+            var overrides = sentence.Options(p);
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), overrides);
+            var matrix = Pipelines.Similarity.Matrix(pipe.Run(inputs, sentence.Parameters(p)));
             if (p.GetValue(json)) { Cli.WriteJson(new { sentences = inputs, similarity = matrix }); return 0; }
             for (int i = 0; i < inputs.Length; i++) Console.WriteLine($"[{i}] {inputs[i]}");
             Console.WriteLine("     " + string.Concat(inputs.Select((_, j) => $"{$"[{j}]",8}")));
@@ -183,11 +186,4 @@ internal static class Commands
         cmd.SetAction(p => Cli.Run(() => Conversion.Run(p.GetValue(src)!, p.GetValue(dst)!, p.GetValue(dtype)!, p.GetValue(verify), p.GetValue(heads), p.GetValue(force), p.GetValue(json))));
         return cmd;
     }
-
-    internal static Pooling ParsePooling(string s) => s.ToLowerInvariant() switch
-    {
-        "mean" => Pooling.Mean,
-        "cls" => Pooling.Cls,
-        _ => throw new UsageException($"--pooling must be mean or cls, got '{s}'"),
-    };
 }
