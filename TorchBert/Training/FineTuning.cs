@@ -156,4 +156,14 @@ public static class FineTuning
         var context = new EvaluationContext(modelPath, dataFile, tokenizer, new PretrainedOptions { Device = device }, batchSize, maxSeqLength, docStride);
         return TaskTable.For(t).Training!.Evaluate(context);
     }
+
+    /// <summary>Refuses a model whose head is newly initialised (its metrics would measure random weights), as the pipelines do.</summary>
+    internal static T Trained<T>(T model, string head) where T : BertPreTrainedModel
+    {
+        if (model.LoadReport?.NewlyInitialized is not { Count: > 0 } fresh) return model;
+        var groups = fresh.Select(k => string.Join('.', k.Split('.').Take(k.StartsWith("cls.", StringComparison.Ordinal) || k.StartsWith("bert.", StringComparison.Ordinal) ? 2 : 1)) + ".*").Distinct();
+        var source = model.LoadReport.Source;
+        model.Dispose();
+        throw new ArgumentException($"{source} has no {head} ({string.Join(", ", groups)} were not in the checkpoint): its metrics would measure random weights; fine-tune it first");
+    }
 }

@@ -186,7 +186,7 @@ internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare
         },
         e =>
         {
-            using var m = BertForSequenceClassification.FromPretrained(e.ModelPath, e.Pretrained);
+            using var m = FineTuning.Trained(BertForSequenceClassification.FromPretrained(e.ModelPath, e.Pretrained), "sequence-classification head");
             var features = TextClassificationData.Features(TextClassificationData.Read(e.DataFile), e.Tokenizer, m.Config.Label2Id, e.MaxSeqLength);
             return Evaluation.Run(new SequenceClassificationTask(m, e.Tokenizer), features, e.BatchSize);
         });
@@ -210,7 +210,7 @@ internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare
         },
         e =>
         {
-            using var m = BertForTokenClassification.FromPretrained(e.ModelPath, e.Pretrained);
+            using var m = FineTuning.Trained(BertForTokenClassification.FromPretrained(e.ModelPath, e.Pretrained), "token-classification head");
             var features = TokenClassificationData.Features(TokenClassificationData.Read(e.DataFile), e.Tokenizer, m.Config.Label2Id, e.MaxSeqLength);
             return Evaluation.Run(new TokenClassificationTask(m, e.Tokenizer), features, e.BatchSize);
         });
@@ -233,7 +233,7 @@ internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare
         },
         e =>
         {
-            using var m = BertForQuestionAnswering.FromPretrained(e.ModelPath, e.Pretrained);
+            using var m = FineTuning.Trained(BertForQuestionAnswering.FromPretrained(e.ModelPath, e.Pretrained), "question-answering head");
             var examples = QuestionAnsweringData.Read(e.DataFile);
             var features = QuestionAnsweringData.Features(examples, e.Tokenizer, e.MaxSeqLength, Math.Min(e.DocStride, e.MaxSeqLength / 4), training: true);
             return Evaluation.Run(new QuestionAnsweringTask(m, e.Tokenizer, examples), features, e.BatchSize);
@@ -254,7 +254,7 @@ internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare
         },
         e =>
         {
-            using var m = BertForMaskedLM.FromPretrained(e.ModelPath, e.Pretrained);
+            using var m = FineTuning.Trained(BertForMaskedLM.FromPretrained(e.ModelPath, e.Pretrained), "MLM head");
             return Evaluation.Run(new MaskedLMTask(m, e.Tokenizer), MaskedLMData.Features(e.DataFile, e.Tokenizer, e.MaxSeqLength), e.BatchSize);
         });
 }
