@@ -15,7 +15,7 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
     public const string BaseModelPrefix = "bert";
 
     /// <summary>The model's configuration.</summary>
-    public BertConfig Config { get; } = config;
+    public BertConfig Config { get; } = config.FrozenCopy();
 
     /// <summary>What this class declares about loading (tied keys, keys it may lack or ignore); see <see cref="Modeling.LoadingPolicy"/>.</summary>
     public virtual LoadingPolicy LoadingPolicy => LoadingPolicy.None;

@@ -23,7 +23,7 @@ try
     Console.WriteLine($"# TorchBert benchmark{(options.Quick ? " (--quick)" : "")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
     foreach (var line in Machine.Describe(options.Threads)) Console.WriteLine(line);
 
-    var modelDir = DefaultModel.EnsureInstalled(Console.Error);
+    var modelDir = DefaultModel.EnsureInstalled();
     var onnxDir = Directory.CreateTempSubdirectory("torchbert-bench-onnx-").FullName;
     var report = new Report();
     var ratios = new Dictionary<string, double>();
