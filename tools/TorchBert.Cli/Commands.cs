@@ -65,14 +65,27 @@ internal static class Commands
         var normalize = new Option<bool>("--normalize") { Description = "L2-normalise the sentence vectors" };
         var json = JsonOption();
         var texts = Texts();
+        texts.Arity = ArgumentArity.ZeroOrMore;
         var cmd = new Command("embed", "sentence embeddings (truncated to max_seq_length, as sentence-transformers)") { model, pooling, normalize, json, texts };
         var truncation = new TaskCommands.RunOptions();
         truncation.AddTo(cmd);
+        var io = new TaskCommands.Io();
+        io.AddTo(cmd);
+        var corpus = new CorpusOptions();
+        corpus.AddTo(cmd);
         cmd.SetAction(p => Cli.Run(() =>
         {
             var pool = ParsePooling(p.GetValue(pooling)!);
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), pool, p.GetValue(normalize));
             var inputs = p.GetValue(texts)!;
+            if (p.GetValue(io.Input) is not null || p.GetValue(io.Output) is not null || corpus.Requested(p, null))
+            {
+                if (inputs.Length > 0) throw new UsageException("give texts either on the command line or with --input, not both");
+                var name = Cli.ModelOrDefault(p.GetValue(model));
+                using var job = SentenceEmbeddingPipeline.FromPretrained(name, truncation.Options(p), pool, p.GetValue(normalize));
+                return corpus.Run(p, new Corpus.EmbeddingCorpusTask(job), p.GetValue(io.Input), p.GetValue(io.Output), name);
+            }
+            if (inputs.Length == 0) throw new UsageException("give texts, or --input FILE.jsonl --output DIR/ for a corpus job");
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), pool, p.GetValue(normalize));
             var vectors = pipe.Run(inputs);
             if (p.GetValue(json)) { Cli.WriteJson(vectors); return 0; }
             for (int i = 0; i < inputs.Length; i++)

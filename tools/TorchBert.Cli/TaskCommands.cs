@@ -153,6 +153,8 @@ internal static class TaskCommands
         var cmd = new Command("classify", "text classification (HF text-classification pipeline)") { model, topK, function, pair, json, texts };
         trunc.AddTo(cmd);
         io.AddTo(cmd);
+        var corpus = new CorpusOptions();
+        corpus.AddTo(cmd);
         cmd.SetAction(p => Cli.Run(() =>
         {
             var k = p.GetValue(topK);
@@ -167,6 +169,12 @@ internal static class TaskCommands
                 var other => throw new UsageException($"--function must be default, sigmoid, softmax or none, got '{other}'"),
             };
             var second = p.GetValue(pair);
+            if (corpus.Requested(p, p.GetValue(io.Output)))
+            {
+                if (p.GetValue(texts)!.Length > 0 || second is not null) throw new UsageException("a corpus job reads its texts from --input (no texts or --pair on the command line)");
+                using var job = TextClassificationPipeline.FromPretrained(p.GetValue(model)!, trunc.Options(p));
+                return corpus.Run(p, new Corpus.ClassificationCorpusTask(job, f), p.GetValue(io.Input), p.GetValue(io.Output), p.GetValue(model)!);
+            }
             var inputs = Inputs(p, io, p.GetValue(texts)!.Select(t => new TextPair(t, second)).ToList(),
                 n => n is JsonValue ? new TextPair(n.GetValue<string>(), second) : new TextPair(Str(n, "text"), n["text_pair"]?.GetValue<string>()), "texts");
             for (int i = 0; i < inputs.Count; i++)
