@@ -62,4 +62,4 @@ public static class NativeRuntime
 }
 
 /// <summary>libtorch can't be loaded; the message is one line with the cause and the fix.</summary>
-public sealed class TorchBertNativeException(string message, Exception inner) : Exception(message, inner);
+public sealed class TorchBertNativeException(string message, Exception inner) : TorchBertException(message, inner);

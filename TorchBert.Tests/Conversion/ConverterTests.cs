@@ -1,5 +1,5 @@
 using TorchBert.Checkpoints;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tests.Support;
 using TorchSharp;
@@ -75,7 +75,7 @@ public sealed class ConverterTests : IDisposable
         report.BytesWritten.Should().BeLessThan(new FileInfo(Path.Combine(Fixtures.Dir("tiny-bert-mlm"), "model.safetensors")).Length * 6 / 10);
         using var reader = SafeTensorsReader.Open(Path.Combine(dst, "model.safetensors"));
         reader.Tensors.Should().OnlyContain(t => t.DType == dtype);
-        File.ReadAllText(Path.Combine(dst, "config.json")).Should().Contain(ModelConverter.DTypeName(dtype));
+        File.ReadAllText(Path.Combine(dst, "config.json")).Should().Contain(DTypeNames.Name(dtype));
         File.Exists(Path.Combine(dst, "vocab.txt")).Should().BeTrue("tokenizer files travel with the weights");
     }
 

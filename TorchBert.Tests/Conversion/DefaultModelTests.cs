@@ -1,4 +1,4 @@
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Onnx;
 using TorchSharp;

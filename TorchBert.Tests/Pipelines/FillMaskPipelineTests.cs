@@ -34,7 +34,7 @@ public sealed class FillMaskPipelineTests : IClassFixture<FillMaskPipelineTests.
             var rows = Enumerable.Range(0, (int)ids.shape[0]).Select(r =>
             {
                 var row = ids[r].data<long>().ToArray();
-                return new Encoding(row, types[r].data<long>().ToArray(), mask[r].data<long>().ToArray(), new long[row.Length],
+                return new BertEncoding(row, types[r].data<long>().ToArray(), mask[r].data<long>().ToArray(), new long[row.Length],
                     Tokenizer.ConvertIdsToTokens(row), new (int, int)[row.Length]);
             }).ToList();
             return new ModelInputs(texts, new BatchEncoding(rows), ids, mask, types);

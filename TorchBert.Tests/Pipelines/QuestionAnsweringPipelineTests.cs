@@ -32,7 +32,7 @@ public sealed class QuestionAnsweringPipelineTests : IClassFixture<QuestionAnswe
     private sealed record Answer(double Score, int Start, int End, string Text);
 
     /// <summary>HF's decoding of one window, written out as numpy does it (float64 here; the pipeline's float32 agrees to 1e-6).</summary>
-    private static List<(double Score, int S, int E)> DecodeWindow(double[] startLogits, double[] endLogits, Encoding enc, long clsId,
+    private static List<(double Score, int S, int E)> DecodeWindow(double[] startLogits, double[] endLogits, BertEncoding enc, long clsId,
         int topK, int maxAnswerLen, ref double minNull, bool impossible)
     {
         int n = enc.Length;
@@ -56,7 +56,7 @@ public sealed class QuestionAnsweringPipelineTests : IClassFixture<QuestionAnswe
     }
 
     /// <summary>HF get_indices with align_to_words: the words (first piece + its ## continuations) holding s and e.</summary>
-    private static (int, int) Chars(Encoding enc, int s, int e, bool align)
+    private static (int, int) Chars(BertEncoding enc, int s, int e, bool align)
     {
         if (!align || enc.SequenceIds[s] != 1) return (enc.Offsets[s].Start, enc.Offsets[e].End);
         int ws = s;
@@ -66,7 +66,7 @@ public sealed class QuestionAnsweringPipelineTests : IClassFixture<QuestionAnswe
         return (enc.Offsets[ws].Start, enc.Offsets[we].End);
     }
 
-    private static List<Answer> Oracle(string context, IReadOnlyList<(Encoding Enc, double[] Start, double[] End)> windows, long clsId,
+    private static List<Answer> Oracle(string context, IReadOnlyList<(BertEncoding Enc, double[] Start, double[] End)> windows, long clsId,
         int topK = 1, int maxAnswerLen = 15, bool impossible = false, bool align = true)
     {
         double minNull = 1000000;
@@ -87,7 +87,7 @@ public sealed class QuestionAnsweringPipelineTests : IClassFixture<QuestionAnswe
         got.Select(a => a.Score).Should().Equal(expected.Select(a => a.Score), (x, y) => Math.Abs(x - y) < 1e-5, because);
     }
 
-    private (Encoding, double[], double[]) RecordedWindow(int row)
+    private (BertEncoding, double[], double[]) RecordedWindow(int row)
     {
         var e = Fixtures.Expected("tiny-bert-qa");
         var enc = pipe.Tokenizer.Encode(Recorded[row].Question, Recorded[row].Context);
@@ -127,7 +127,7 @@ public sealed class QuestionAnsweringPipelineTests : IClassFixture<QuestionAnswe
         var got = pipe.Run(new QuestionContext(question, context), p);
 
         var first = pipe.Tokenizer.Encode(question, context, new EncodeOptions { Truncation = TruncationStrategy.OnlySecond, MaxLength = 40, Stride = 10, ReturnOverflowingTokens = true });
-        Encoding[] windows = [first, .. first.Overflowing];
+        BertEncoding[] windows = [first, .. first.Overflowing];
         windows.Should().HaveCountGreaterThan(2);
         windows.Should().OnlyContain(w => w.Length <= 40);
         var decoded = windows.Select(w =>

@@ -25,7 +25,7 @@ public sealed class TextClassificationPipelineTests : IClassFixture<TextClassifi
 
     private static readonly string[] Labels = ["negative", "neutral", "positive"];
 
-    internal static double[] ModelLogits(BertPreTrainedModel model, Encoding e)
+    internal static double[] ModelLogits(BertPreTrainedModel model, BertEncoding e)
     {
         using var scope = NewDisposeScope();
         using var mode = inference_mode();

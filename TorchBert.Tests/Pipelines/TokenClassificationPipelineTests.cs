@@ -35,7 +35,7 @@ public sealed class TokenClassificationPipelineTests : IClassFixture<TokenClassi
 
     private sealed class Py : Dictionary<string, object?>;
 
-    private static Py[] Oracle(string sentence, Encoding enc, double[] flatLogits, string strategy, string[]? ignore = null)
+    private static Py[] Oracle(string sentence, BertEncoding enc, double[] flatLogits, string strategy, string[]? ignore = null)
     {
         ignore ??= ["O"];
         int labels = Id2Label.Length;
@@ -218,7 +218,7 @@ public sealed class TokenClassificationPipelineTests : IClassFixture<TokenClassi
         // oracle: every window alone (the tokenizer's windows), then HF's aggregate_overlapping_entities
         tokenizer = pipe.Tokenizer;
         var first = pipe.Tokenizer.Encode(text, null, new EncodeOptions { Truncation = TruncationStrategy.LongestFirst, MaxLength = 64, Stride = 16, ReturnOverflowingTokens = true });
-        Encoding[] windows = [first, .. first.Overflowing];
+        BertEncoding[] windows = [first, .. first.Overflowing];
         windows.Should().HaveCountGreaterThan(1);
         var all = windows.SelectMany(w => Oracle(text, w, TextClassificationPipelineTests.ModelLogits(pipe.Model, w), "simple", [])).OrderBy(e => (int)e["start"]!).ToList();
         var merged = new List<Py>();

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 using TorchBert.Tests.Support;
 using static TorchSharp.torch;

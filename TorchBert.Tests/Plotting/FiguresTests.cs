@@ -193,7 +193,7 @@ public sealed class PlottingReadmeSampleTests : IDisposable
     {
         var path = Dir;
         using var model = TorchBert.Modeling.BertModel.FromPretrained(path, new TorchBert.Modeling.PretrainedOptions { AttnImplementation = TorchBert.Configuration.AttentionImplementation.Eager });
-        var input = TokenInput.FromText(TorchBert.Pipelines.TokenizerLoader.ForModel(path), model.Config, "Hello, Mr. Bert! How is it going?");
+        var input = TokenInput.FromText(TorchBert.Loading.TokenizerLoader.ForModel(path), model.Config, "Hello, Mr. Bert! How is it going?");
         LabelledMatrix m = TokenSimilarity.Compute(model, input, VectorSource.WordEmbeddings, SimilarityMetric.Parse("softmax:10"));
         float[][] vectors = TokenSimilarity.Vectors(model, input, VectorSource.Hidden(2));
         double[][] cosine = TokenSimilarity.Matrix(vectors, SimilarityMetric.Cosine);

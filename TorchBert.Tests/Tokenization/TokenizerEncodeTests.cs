@@ -10,7 +10,7 @@ public class TokenizerEncodeTests
     [Fact]
     public void Pair_gets_cls_sep_template_and_token_types()
     {
-        Encoding e = Uncased.Encode("Hello world!", "Have a great day!");
+        BertEncoding e = Uncased.Encode("Hello world!", "Have a great day!");
         e.InputIds.Should().Equal(101, 7592, 2088, 999, 102, 2031, 1037, 2307, 2154, 999, 102);
         e.TokenTypeIds.Should().Equal(0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1);
         e.AttentionMask.Should().OnlyContain(m => m == 1).And.HaveCount(11);
@@ -156,7 +156,7 @@ public class TokenizerEncodeTests
     [Fact]
     public void Without_special_tokens_a_pair_still_gets_type_ids()
     {
-        Encoding e = Uncased.Encode("a b", "x y", new EncodeOptions { AddSpecialTokens = false });
+        BertEncoding e = Uncased.Encode("a b", "x y", new EncodeOptions { AddSpecialTokens = false });
         e.InputIds.Should().Equal(1037, 1038, 1060, 1061);
         e.TokenTypeIds.Should().Equal(0, 0, 1, 1);
     }
@@ -164,7 +164,7 @@ public class TokenizerEncodeTests
     [Fact]
     public void Offsets_point_into_each_input()
     {
-        Encoding e = Uncased.Encode("Café 😀x", "I [MASK]");
+        BertEncoding e = Uncased.Encode("Café 😀x", "I [MASK]");
         e.Tokens.Should().Equal("[CLS]", "cafe", "[UNK]", "[SEP]", "i", "[MASK]", "[SEP]");
         e.Offsets.Should().Equal((0, 0), (0, 4), (5, 8), (0, 0), (0, 1), (2, 8), (0, 0));
     }

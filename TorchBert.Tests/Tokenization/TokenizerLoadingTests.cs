@@ -140,7 +140,7 @@ public sealed class TokenizerLoadingTests : IDisposable
         JsonObject json = TokenizerJson();
         json["added_tokens"]!.AsArray().Add(new JsonObject { ["id"] = 30522, ["content"] = "<ent>", ["special"] = true });
         var tokenizer = BertTokenizer.FromTokenizerJson(Write("tokenizer.json", json));
-        Encoding e = tokenizer.Encode("hello<ent>world");
+        BertEncoding e = tokenizer.Encode("hello<ent>world");
         e.InputIds.Should().Equal(101, 7592, 30522, 2088, 102);
         tokenizer.ConvertIdToToken(30522).Should().Be("<ent>");
         tokenizer.Decode(e.InputIds, skipSpecialTokens: true).Should().Be("hello world");

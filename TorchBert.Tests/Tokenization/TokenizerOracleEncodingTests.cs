@@ -76,13 +76,13 @@ public class TokenizerOracleEncodingTests
             var c = JsonDocument.Parse(line).RootElement;
             string text = c.GetProperty("text").GetString()!;
             string? pair = c.TryGetProperty("pair", out var p) ? p.GetString() : null;
-            Encoding e = Uncased.Encode(text, pair, Options(c));
+            BertEncoding e = Uncased.Encode(text, pair, Options(c));
             var expected = new List<JsonElement> { c };
             if (c.TryGetProperty("overflowing", out var o)) expected.AddRange(o.EnumerateArray());
             e.Overflowing.Should().HaveCount(expected.Count - 1);
             for (int r = 0; r < expected.Count; r++)
             {
-                Encoding row = r == 0 ? e : e.Overflowing[r - 1];
+                BertEncoding row = r == 0 ? e : e.Overflowing[r - 1];
                 string what = $"{Describe(c)} window {r}";
                 CheckRow(row, expected[r], text, pair, what);
                 for (int seq = 0; seq < 2; seq++)
@@ -122,7 +122,7 @@ public class TokenizerOracleEncodingTests
     {
         // Oracle case: "one ... ten", max_length 6, stride 2, whole input: windows of 4 tokens, 2 shared.
         var options = new EncodeOptions { MaxLength = 6, Truncation = TruncationStrategy.LongestFirst, Stride = 2, ReturnOverflowingTokens = true };
-        Encoding e = Uncased.Encode("one two three four five six seven eight nine ten", options: options);
+        BertEncoding e = Uncased.Encode("one two three four five six seven eight nine ten", options: options);
         e.Tokens.Should().Equal("[CLS]", "one", "two", "three", "four", "[SEP]");
         e.Overflowing.Select(w => string.Join(' ', w.Tokens[1..^1])).Should().Equal("three four five six", "five six seven eight", "seven eight nine ten");
         e.Overflowing[0].WordIds.Should().Equal(null, 2, 3, 4, 5, null);
@@ -176,7 +176,7 @@ public class TokenizerOracleEncodingTests
     public void Code_point_offsets_count_emoji_once_as_python_does()
     {
         const string text = "😀 café 👍🏽!";
-        Encoding e = Uncased.Encode(text, "x 😀 y");
+        BertEncoding e = Uncased.Encode(text, "x 😀 y");
         e.Offsets[1..4].Should().Equal((0, 2), (3, 7), (8, 12));            // UTF-16: 😀, café, 👍🏽 (two surrogate pairs)
         var cp = e.CodePointOffsets(text, "x 😀 y");
         cp[1..5].Should().Equal((0, 1), (2, 6), (7, 9), (9, 10));          // code points, as HF's offset_mapping
@@ -234,7 +234,7 @@ public class TokenizerOracleEncodingTests
             ExpectFailure(() => Uncased.Encode(text, pair, options));
             return 0;
         }
-        Encoding e = Uncased.Encode(text, pair, options);
+        BertEncoding e = Uncased.Encode(text, pair, options);
         CheckRow(e, c, text, pair, "row");
         var windows = c.TryGetProperty("overflowing", out var o) ? o.EnumerateArray().ToList() : [];
         e.Overflowing.Should().HaveCount(windows.Count, "overflowing windows");
@@ -289,7 +289,7 @@ public class TokenizerOracleEncodingTests
         return o;
     }
 
-    private static void CheckRow(Encoding e, JsonElement expected, string text, string? pair, string what)
+    private static void CheckRow(BertEncoding e, JsonElement expected, string text, string? pair, string what)
     {
         long[] Longs(string key) => expected.GetProperty(key).EnumerateArray().Select(x => x.GetInt64()).ToArray();
         int?[] Nullables(string key) =>

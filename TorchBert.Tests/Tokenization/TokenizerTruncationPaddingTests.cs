@@ -14,7 +14,7 @@ public class TokenizerTruncationPaddingTests
     [Fact]
     public void Longest_first_cuts_the_longer_sequence()
     {
-        Encoding e = Uncased.Encode(Fox, Short, Truncate(12, TruncationStrategy.LongestFirst));
+        BertEncoding e = Uncased.Encode(Fox, Short, Truncate(12, TruncationStrategy.LongestFirst));
         e.InputIds.Should().Equal(101, 1996, 4248, 2829, 4419, 14523, 2058, 102, 1037, 2460, 2028, 102);
         e.TokenTypeIds.Should().Equal(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1);
     }
@@ -36,7 +36,7 @@ public class TokenizerTruncationPaddingTests
         // Without specials, max 5: tokenizing stops right after the word reaching 5 tokens, so the first sequence
         // counts 6 (una ##ffa ##ble ×2) against 5 (x y z w v; u is never reached) and is the longer: 3 + 2.
         var options = new EncodeOptions { AddSpecialTokens = false, MaxLength = 5, Truncation = TruncationStrategy.LongestFirst };
-        Encoding e = Uncased.Encode("unaffable unaffable", "x y z w v u", options);
+        BertEncoding e = Uncased.Encode("unaffable unaffable", "x y z w v u", options);
         e.InputIds.Should().Equal(14477, 20961, 3468, 1060, 1061);
         e.TokenTypeIds.Should().Equal(0, 0, 0, 1, 1);
         // Special tokens in the text never trigger the stop: x [SEP] [SEP] y counts 4 against a b c → 2 + 1.
@@ -95,7 +95,7 @@ public class TokenizerTruncationPaddingTests
     [Fact]
     public void Pad_to_max_length_fills_pad_ids_and_zero_mask()
     {
-        Encoding e = Uncased.Encode("Hello world!", options: new EncodeOptions { Padding = PaddingStrategy.MaxLength, MaxLength = 8 });
+        BertEncoding e = Uncased.Encode("Hello world!", options: new EncodeOptions { Padding = PaddingStrategy.MaxLength, MaxLength = 8 });
         e.InputIds.Should().Equal(101, 7592, 2088, 999, 102, 0, 0, 0);
         e.AttentionMask.Should().Equal(1, 1, 1, 1, 1, 0, 0, 0);
         e.TokenTypeIds.Should().Equal(0, 0, 0, 0, 0, 0, 0, 0);

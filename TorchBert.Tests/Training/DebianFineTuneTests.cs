@@ -1,4 +1,4 @@
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Training;
 
 namespace TorchBert.Tests.Training;
@@ -27,7 +27,7 @@ public class DebianFineTuneTests : IDisposable
         };
         using var run = FineTuning.Prepare(new FineTuneOptions
         {
-            Task = FineTuningTask.TextClassification, Model = DefaultModel.EnsureInstalled(), TrainFile = subset, EvalFile = subset,
+            TaskKind = FineTuningTask.TextClassification, Model = DefaultModel.EnsureInstalled(), TrainFile = subset, EvalFile = subset,
         }, args);
         run.Labels.Should().Equal("games", "graphics", "mail", "math", "net", "science", "sound");
         run.Model.LoadReport!.NewlyInitialized.Should().Contain(["classifier.weight", "classifier.bias"]);

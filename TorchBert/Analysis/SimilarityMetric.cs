@@ -19,8 +19,11 @@ public enum SimilarityKind
 /// </summary>
 public sealed record SimilarityMetric(SimilarityKind Kind, double Scale = 1)
 {
+    /// <summary>Cosine similarity of the two vectors (−1 … 1).</summary>
     public static SimilarityMetric Cosine { get; } = new(SimilarityKind.Cosine);
+    /// <summary>Dot product of the two vectors (equals cosine for normalized embeddings).</summary>
     public static SimilarityMetric Dot { get; } = new(SimilarityKind.Dot);
+    /// <summary>Row-wise softmax of the dot products times <paramref name="scale"/> (each row sums to 1).</summary>
     public static SimilarityMetric Softmax(double scale = 1) => new(SimilarityKind.Softmax, scale);
 
     /// <summary><c>cosine</c> | <c>dot</c> | <c>softmax</c> | <c>softmax:K</c> (K a positive number).</summary>
@@ -91,6 +94,7 @@ public sealed record VectorSource(int? HiddenLayer)
         throw new ArgumentException($"unknown source '{text}': use embeddings or hidden:N (N = 0 for the embeddings output, 1..layers)");
     }
 
+    /// <inheritdoc/>
     public override string ToString() => HiddenLayer is { } n ? $"hidden:{n}" : "embeddings";
 
     /// <summary>Words for a title.</summary>

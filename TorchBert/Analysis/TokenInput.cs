@@ -6,6 +6,7 @@ namespace TorchBert.Analysis;
 /// <summary>One sequence to look at: its token ids, token types and the token strings used as labels.</summary>
 public sealed record TokenInput(long[] InputIds, long[] TokenTypeIds, string[] Tokens)
 {
+    /// <summary>Number of tokens (special tokens included).</summary>
     public int Length => InputIds.Length;
 
     /// <summary>

@@ -17,7 +17,9 @@ public sealed class TrainingCurves
 
     private TrainingCurves(string source, IReadOnlyList<TrainingLogEntry> entries) { Source = source; Entries = entries; }
 
+    /// <summary>The file the log was read from.</summary>
     public string Source { get; }
+    /// <summary>The log entries, in file order.</summary>
     public IReadOnlyList<TrainingLogEntry> Entries { get; }
 
     /// <summary>Steps and values of the entries that have <paramref name="key"/>, in file order.</summary>
@@ -31,6 +33,7 @@ public sealed class TrainingCurves
     public IReadOnlyList<string> Columns() =>
         new[] { "step", "epoch" }.Concat(Entries.SelectMany(e => e.Values.Keys).Distinct()).ToList();
 
+    /// <summary>Reads a trainer's <c>trainer_state.json</c> (its <c>log_history</c>) or a checkpoint folder holding one.</summary>
     public static TrainingCurves Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such training log");

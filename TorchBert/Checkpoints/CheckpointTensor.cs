@@ -10,9 +10,13 @@ namespace TorchBert.Checkpoints;
 /// </summary>
 public abstract class CheckpointTensor(string name, ScalarType dtype, long[] shape)
 {
+    /// <summary>The tensor's name in the checkpoint (e.g. <c>bert.encoder.layer.0.attention.self.query.weight</c>).</summary>
     public string Name { get; } = name;
+    /// <summary>Element type as stored in the file.</summary>
     public ScalarType DType { get; } = dtype;
+    /// <summary>Shape as stored in the file.</summary>
     public long[] Shape { get; } = shape;
+    /// <summary>Product of <see cref="Shape"/> (1 for a scalar).</summary>
     public long NumElements => Shape.Aggregate(1L, (a, b) => checked(a * b));
 
     /// <summary>Reads the data into a new, owned CPU tensor of <see cref="DType"/> and <see cref="Shape"/>.</summary>
@@ -39,6 +43,7 @@ public abstract class CheckpointTensor(string name, ScalarType dtype, long[] sha
     /// </summary>
     private protected virtual bool TryReadInto(Tensor target) => false;
 
+    /// <inheritdoc/>
     public override string ToString() => $"{Name} {DType} [{string.Join(", ", Shape)}]";
 }
 
@@ -49,8 +54,9 @@ public interface ICheckpointReader : IDisposable
     string Path { get; }
     /// <summary>Human-readable format name, e.g. "safetensors", "torch zip", "torch legacy", "onnx".</summary>
     string Format { get; }
+    /// <summary>The tensors, in file order.</summary>
     IReadOnlyList<CheckpointTensor> Tensors { get; }
 }
 
 /// <summary>A checkpoint file that is malformed, hostile or unsupported. The message names the file and the problem.</summary>
-public class CheckpointException(string message, Exception? inner = null) : Exception(message, inner);
+public class CheckpointException(string message, Exception? inner = null) : TorchBertException(message, inner);

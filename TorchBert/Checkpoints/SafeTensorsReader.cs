@@ -23,8 +23,11 @@ public sealed class SafeTensorsReader : ICheckpointReader
         Metadata = metadata;
     }
 
+    /// <inheritdoc/>
     public string Path { get; }
+    /// <inheritdoc/>
     public string Format => "safetensors";
+    /// <inheritdoc/>
     public IReadOnlyList<CheckpointTensor> Tensors { get; }
 
     /// <summary>The header's <c>__metadata__</c> (empty when absent), e.g. <c>{"format": "pt"}</c>.</summary>
@@ -64,6 +67,7 @@ public sealed class SafeTensorsReader : ICheckpointReader
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose() => _handle.Dispose();
 
     /// <summary>A header entry; its data is at <c>dataStart + Begin</c> in the file.</summary>

@@ -21,8 +21,11 @@ public sealed class ShardedSafeTensorsReader : ICheckpointReader
         Metadata = metadata;
     }
 
+    /// <inheritdoc/>
     public string Path { get; }
+    /// <inheritdoc/>
     public string Format => _shards.Count > 0 ? $"sharded {_shards[0].Format}" : "sharded";
+    /// <inheritdoc/>
     public IReadOnlyList<CheckpointTensor> Tensors { get; }
 
     /// <summary>The index's <c>metadata</c>: string values as-is, other values as JSON text (e.g. total_size).</summary>
@@ -67,6 +70,7 @@ public sealed class ShardedSafeTensorsReader : ICheckpointReader
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var s in _shards) s.Dispose();

@@ -26,8 +26,11 @@ public sealed class TorchLegacyReader : ICheckpointReader
         Tensors = tensors;
     }
 
+    /// <inheritdoc/>
     public string Path { get; }
+    /// <inheritdoc/>
     public string Format => "torch legacy";
+    /// <inheritdoc/>
     public IReadOnlyList<CheckpointTensor> Tensors { get; }
 
     /// <summary>Opens <paramref name="path"/> and validates its pickles and storage layout; throws <see cref="CheckpointException"/>.</summary>
@@ -60,6 +63,7 @@ public sealed class TorchLegacyReader : ICheckpointReader
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose() => _handle.Dispose();
 
     private static void CheckLittleEndian(object? sysInfo, string path)

@@ -20,8 +20,11 @@ public sealed class TorchZipReader : ICheckpointReader
         Tensors = tensors;
     }
 
+    /// <inheritdoc/>
     public string Path { get; }
+    /// <inheritdoc/>
     public string Format => "torch zip";
+    /// <inheritdoc/>
     public IReadOnlyList<CheckpointTensor> Tensors { get; }
 
     /// <summary>Opens <paramref name="path"/>, validates the archive and its pickle; throws <see cref="CheckpointException"/>.</summary>
@@ -56,6 +59,7 @@ public sealed class TorchZipReader : ICheckpointReader
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose() => _handle.Dispose();
 
     /// <summary>The folder holding <c>data.pkl</c>: exactly one top-level folder may have one.</summary>

@@ -5,13 +5,42 @@ using System.Text.Json.Serialization;
 namespace TorchBert.Configuration;
 
 /// <summary>Activation named by <c>hidden_act</c> (HF <c>ACT2FN</c>).</summary>
-public enum HiddenAct { Gelu, GeluNew, GeluPytorchTanh, Relu, Silu }
+/// <summary>Feed-forward activation functions (<c>hidden_act</c>), as HF's ACT2FN defines them.</summary>
+public enum HiddenAct
+{
+    /// <summary>Exact GELU (<c>gelu</c>).</summary>
+    Gelu,
+    /// <summary>Tanh-approximated GELU (<c>gelu_new</c>).</summary>
+    GeluNew,
+    /// <summary>PyTorch's tanh GELU (<c>gelu_pytorch_tanh</c>).</summary>
+    GeluPytorchTanh,
+    /// <summary>ReLU (<c>relu</c>).</summary>
+    Relu,
+    /// <summary>SiLU / swish (<c>silu</c>).</summary>
+    Silu,
+}
 
 /// <summary>HF <c>position_embedding_type</c>.</summary>
-public enum PositionEmbeddingType { Absolute, RelativeKey, RelativeKeyQuery }
+/// <summary>How positions enter the model (<c>position_embedding_type</c>): absolute embeddings or Shaw-style relative keys (and queries).</summary>
+public enum PositionEmbeddingType
+{
+    /// <summary>Learned absolute position embeddings (<c>absolute</c>).</summary>
+    Absolute,
+    /// <summary>Relative position scores on keys (<c>relative_key</c>).</summary>
+    RelativeKey,
+    /// <summary>Relative position scores on keys and queries (<c>relative_key_query</c>).</summary>
+    RelativeKeyQuery,
+}
 
 /// <summary>Attention kernel: HF's <c>attn_implementation</c> ("eager" or "sdpa").</summary>
-public enum AttentionImplementation { Eager, Sdpa }
+/// <summary>Attention kernel (<c>attn_implementation</c>): the eager matmul/softmax path or fused scaled-dot-product attention.</summary>
+public enum AttentionImplementation
+{
+    /// <summary>Explicit matmul, softmax, matmul (returns attention probabilities).</summary>
+    Eager,
+    /// <summary>Fused scaled_dot_product_attention (no probabilities).</summary>
+    Sdpa,
+}
 
 /// <summary>
 /// Port of HF <c>BertConfig</c> (configuration_bert.py). Defaults are bert-base-uncased's; property names map to
@@ -19,21 +48,37 @@ public enum AttentionImplementation { Eager, Sdpa }
 /// </summary>
 public sealed partial class BertConfig
 {
+    /// <summary><c>model_type</c>: "bert".</summary>
     public string ModelType { get; set; } = "bert";
+    /// <summary><c>architectures</c>: the head class names the checkpoint was saved from (e.g. BertForMaskedLM).</summary>
     public List<string>? Architectures { get; set; }
+    /// <summary><c>vocab_size</c>: rows of the word embedding matrix.</summary>
     public int VocabSize { get; set; } = 30522;
+    /// <summary><c>hidden_size</c>: width of every hidden state.</summary>
     public int HiddenSize { get; set; } = 768;
+    /// <summary><c>num_hidden_layers</c>: number of encoder layers.</summary>
     public int NumHiddenLayers { get; set; } = 12;
+    /// <summary><c>num_attention_heads</c>: attention heads per layer (must divide <see cref="HiddenSize"/>).</summary>
     public int NumAttentionHeads { get; set; } = 12;
+    /// <summary><c>intermediate_size</c>: width of the feed-forward layer.</summary>
     public int IntermediateSize { get; set; } = 3072;
+    /// <summary><c>hidden_act</c>: the feed-forward activation.</summary>
     public HiddenAct HiddenAct { get; set; } = HiddenAct.Gelu;
+    /// <summary><c>hidden_dropout_prob</c>: dropout on embeddings and layer outputs (training only).</summary>
     public double HiddenDropoutProb { get; set; } = 0.1;
+    /// <summary><c>attention_probs_dropout_prob</c>: dropout on attention probabilities (training only).</summary>
     public double AttentionProbsDropoutProb { get; set; } = 0.1;
+    /// <summary><c>max_position_embeddings</c>: the longest sequence the position embeddings cover.</summary>
     public int MaxPositionEmbeddings { get; set; } = 512;
+    /// <summary><c>type_vocab_size</c>: number of token types (segments).</summary>
     public int TypeVocabSize { get; set; } = 2;
+    /// <summary><c>initializer_range</c>: standard deviation of the normal weight initialisation.</summary>
     public double InitializerRange { get; set; } = 0.02;
+    /// <summary><c>layer_norm_eps</c>: epsilon of every LayerNorm.</summary>
     public double LayerNormEps { get; set; } = 1e-12;
+    /// <summary><c>pad_token_id</c>: the padding token's id.</summary>
     public int PadTokenId { get; set; }
+    /// <summary><c>position_embedding_type</c>.</summary>
     public PositionEmbeddingType PositionEmbeddingType { get; set; } = PositionEmbeddingType.Absolute;
     /// <summary>HF <c>is_decoder</c>: causal self-attention (and a key/value cache) instead of bidirectional.</summary>
     public bool IsDecoder { get; set; }
@@ -52,6 +97,7 @@ public sealed partial class BertConfig
     /// <summary>config.json keys this class does not model, written back as they were.</summary>
     public Dictionary<string, JsonNode?> Extra { get; } = new();
 
+    /// <summary>Width of one attention head (<see cref="HiddenSize"/> / <see cref="NumAttentionHeads"/>).</summary>
     public int HeadSize => HiddenSize / NumAttentionHeads;
 
     /// <summary>Checks the values modules depend on; throws <see cref="BertConfigException"/> naming the value.</summary>
@@ -79,6 +125,7 @@ public sealed partial class BertConfig
         return this;
     }
 
+    /// <summary>A deep copy.</summary>
     public BertConfig Clone()
     {
         var copy = FromJson(ToJson());
@@ -88,12 +135,14 @@ public sealed partial class BertConfig
 
     // ---- config.json -------------------------------------------------------------------------------------------
 
+    /// <summary>Reads a <c>config.json</c>; errors name the file and the key.</summary>
     public static BertConfig FromFile(string path)
     {
         if (!File.Exists(path)) throw new BertConfigException($"{path}: config.json not found");
         return FromJson(File.ReadAllText(path), path);
     }
 
+    /// <summary>Parses <c>config.json</c> text; <paramref name="source"/> names it in errors.</summary>
     public static BertConfig FromJson(string json, string source = "config.json")
     {
         JsonObject root;
@@ -158,6 +207,7 @@ public sealed partial class BertConfig
     private static bool Bool(JsonNode? v) => v is null ? throw new FormatException("null") : v.GetValue<bool>();
     private static int Int(JsonNode? v) => v is null ? throw new FormatException("null") : checked((int)v.GetValue<double>());
 
+    /// <summary>Parses a <c>hidden_act</c> name (<c>gelu</c>, <c>gelu_new</c>, <c>gelu_pytorch_tanh</c>, <c>relu</c>, <c>silu</c>/<c>swish</c>).</summary>
     public static HiddenAct ParseAct(string name) => name switch
     {
         "gelu" => HiddenAct.Gelu,
@@ -169,6 +219,7 @@ public sealed partial class BertConfig
             $"hidden_act '{name}' is not supported (use gelu, gelu_new, gelu_pytorch_tanh, relu, silu or swish)"),
     };
 
+    /// <summary>The <c>hidden_act</c> name HF writes for <paramref name="act"/>.</summary>
     public static string ActName(HiddenAct act) => act switch
     {
         HiddenAct.Gelu => "gelu",
@@ -178,6 +229,7 @@ public sealed partial class BertConfig
         _ => "silu",
     };
 
+    /// <summary>Parses a <c>position_embedding_type</c> name (<c>absolute</c>, <c>relative_key</c>, <c>relative_key_query</c>).</summary>
     public static PositionEmbeddingType ParsePos(string name) => name switch
     {
         "absolute" => PositionEmbeddingType.Absolute,
@@ -187,6 +239,7 @@ public sealed partial class BertConfig
             $"position_embedding_type '{name}' is not supported (use absolute, relative_key or relative_key_query)"),
     };
 
+    /// <summary>The <c>position_embedding_type</c> name HF writes for <paramref name="p"/>.</summary>
     public static string PosName(PositionEmbeddingType p) => p switch
     {
         PositionEmbeddingType.Absolute => "absolute",
@@ -194,6 +247,7 @@ public sealed partial class BertConfig
         _ => "relative_key_query",
     };
 
+    /// <summary>The configuration as HF's <c>config.json</c> text (snake_case keys; unknown keys read from the file are kept).</summary>
     public string ToJson()
     {
         var o = new JsonObject();
@@ -224,8 +278,9 @@ public sealed partial class BertConfig
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
+    /// <summary>Writes <see cref="ToJson"/> to <paramref name="path"/>.</summary>
     public void Save(string path) => File.WriteAllText(path, ToJson());
 }
 
 /// <summary>A config.json that cannot be used, with the file and the offending key in the message.</summary>
-public sealed class BertConfigException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class BertConfigException(string message, Exception? inner = null) : TorchBertException(message, inner);

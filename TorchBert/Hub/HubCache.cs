@@ -7,6 +7,7 @@ public sealed record CachedRevision(string Commit, string SnapshotPath, IReadOnl
 public sealed record CachedRepo(string RepoId, string RepoType, string RepoPath, long SizeOnDisk, int FileCount,
     IReadOnlyList<CachedRevision> Revisions, DateTime LastModified)
 {
+    /// <summary>Every ref (branch or tag) that points at this revision.</summary>
     public IEnumerable<string> Refs => Revisions.SelectMany(r => r.Refs).Order(StringComparer.Ordinal);
 }
 
@@ -18,14 +19,22 @@ public sealed record CachedRepo(string RepoId, string RepoType, string RepoPath,
 /// </summary>
 public sealed class HubCache(string root)
 {
+    /// <summary>The cache folder (absolute).</summary>
     public string Root { get; } = Path.GetFullPath(root);
 
+    /// <summary>The repo's folder (<c>models--owner--name</c>).</summary>
     public string RepoFolder(string repoId) => Path.Combine(Root, HubNames.RepoFolderName(repoId));
+    /// <summary>Where a file's content is stored, by its etag.</summary>
     public string BlobPath(string repoId, string etag) => Path.Combine(RepoFolder(repoId), "blobs", etag);
+    /// <summary>The snapshot folder of a commit.</summary>
     public string SnapshotFolder(string repoId, string commit) => Path.Combine(RepoFolder(repoId), "snapshots", commit);
+    /// <summary>The snapshot entry (a link to the blob) of a file at a commit; never outside the repo folder.</summary>
     public string PointerPath(string repoId, string commit, string fileName) => Inside(repoId, Path.Combine(SnapshotFolder(repoId, commit), fileName));
+    /// <summary>The marker recording that a file does not exist at a commit.</summary>
     public string NoExistPath(string repoId, string commit, string fileName) => Inside(repoId, Path.Combine(RepoFolder(repoId), ".no_exist", commit, fileName));
+    /// <summary>The file holding the commit a branch or tag points to.</summary>
     public string RefPath(string repoId, string revision) => Inside(repoId, Path.Combine(RepoFolder(repoId), "refs", revision));
+    /// <summary>The lock file guarding one blob's download.</summary>
     public string LockPath(string repoId, string etag) => Path.Combine(Root, ".locks", HubNames.RepoFolderName(repoId), etag + ".lock");
 
     /// <summary>Belt and braces after <see cref="HubNames"/>: a path must stay inside the repo's folder.</summary>
@@ -66,6 +75,7 @@ public sealed class HubCache(string root)
         return File.Exists(pointer) ? pointer : null;   // File.Exists follows links: a broken link is not cached
     }
 
+    /// <summary>True when the cache records that the file does not exist at this commit.</summary>
     public bool IsKnownMissing(string repoId, string commit, string fileName) => File.Exists(NoExistPath(repoId, commit, fileName));
 
     /// <summary>Touches <c>.no_exist/{commit}/{file}</c>.</summary>

@@ -24,6 +24,7 @@ public sealed class HubClient : IDisposable
     private readonly ResiliencePipeline retry;
     private readonly Uri endpoint;
 
+    /// <summary>A client with the given options (defaults: the HF environment variables).</summary>
     public HubClient(HubOptions? options = null)
     {
         Options = options ?? HubOptions.Current;
@@ -45,7 +46,9 @@ public sealed class HubClient : IDisposable
         }).Build();
     }
 
+    /// <summary>The options in effect.</summary>
     public HubOptions Options { get; }
+    /// <summary>The local cache the client reads and fills.</summary>
     public HubCache Cache { get; }
 
     /// <summary>The resolve URL of a file: <c>{endpoint}/{repo}/resolve/{quote(revision, safe="")}/{quote(file)}</c>.</summary>
@@ -303,12 +306,12 @@ public sealed class HubClient : IDisposable
             File.Move(temp, blob, overwrite: false);
             moved = true;
         }
-        catch (IOException e) when (e is not HubException && IsDiskFull(e))
+        catch (IOException e) when (IsDiskFull(e))
         {
             throw new HubException(HubErrorKind.DiskFull, repoId,
                 $"{repoId}: {fileName}: no space left on the device of {Cache.Root} ({meta.Size:N0} bytes needed); free some space or set HF_HUB_CACHE to another disk", e);
         }
-        catch (IOException e) when (e is not HubException && File.Exists(blob))
+        catch (IOException e) when (File.Exists(blob))
         {
             _ = e;   // another process finished the same blob first (the move lost the race)
         }
@@ -388,7 +391,7 @@ public sealed class HubClient : IDisposable
         {
             throw new HubException(HubErrorKind.Network, repoId, $"{repoId}: {fileName}: download failed: {e.Message}", e, transient: true);
         }
-        catch (IOException e) when (e is not HubException)
+        catch (IOException e)
         {
             // A broken body (connection reset, premature end): resume.
             throw new HubException(HubErrorKind.Network, repoId, $"{repoId}: {fileName}: download interrupted: {e.Message}", e, transient: true);
@@ -469,5 +472,6 @@ public sealed class HubClient : IDisposable
         }, ct).ConfigureAwait(false);
     }
 
+    /// <inheritdoc/>
     public void Dispose() => http.Dispose();
 }

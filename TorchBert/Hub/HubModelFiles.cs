@@ -19,9 +19,12 @@ public sealed record ModelFileSelection
 /// </summary>
 public static class HubModelFiles
 {
+    /// <summary>The model configuration file.</summary>
     public const string Config = "config.json";
+    /// <summary>Tokenizer files downloaded when present.</summary>
     public static readonly IReadOnlyList<string> TokenizerFiles =
         ["tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "tokenizer.json", "added_tokens.json"];
+    /// <summary>Weight files in order of preference; <c>Index</c> marks a sharded index.</summary>
     public static readonly IReadOnlyList<(string File, bool Index)> WeightCandidates =
         [("model.safetensors", false), ("model.safetensors.index.json", true), ("pytorch_model.bin", false), ("pytorch_model.bin.index.json", true)];
 

@@ -24,6 +24,7 @@ public static partial class HubNames
         && !s.Contains("..", StringComparison.Ordinal) && !s.StartsWith('-') && !s.StartsWith('.') && !s.EndsWith(".git", StringComparison.Ordinal)
         && s.Split('/').All(p => p.Length > 0 && !p.StartsWith('.') && !p.StartsWith('-') && !p.EndsWith('.') && !p.EndsWith('-'));
 
+    /// <summary>Throws a <see cref="HubException"/> (Invalid) unless <paramref name="repoId"/> is a valid <c>name</c> or <c>owner/name</c>.</summary>
     public static void CheckRepoId(string repoId)
     {
         if (!IsRepoId(repoId))

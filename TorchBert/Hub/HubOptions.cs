@@ -6,7 +6,7 @@ namespace TorchBert.Hub;
 public sealed record DownloadProgress(string RepoId, string FileName, long Done, long Total);
 
 /// <summary>
-/// Where and how the Hub client works. <see cref="FromEnvironment"/> reads the variables huggingface_hub reads
+/// Where and how the Hub client works. <see cref="FromEnvironment()"/> reads the variables huggingface_hub reads
 /// (<c>constants.py</c>): <c>HF_ENDPOINT</c>, <c>HF_HOME</c>, <c>HF_HUB_CACHE</c> / <c>HUGGINGFACE_HUB_CACHE</c>,
 /// <c>HF_HUB_OFFLINE</c> / <c>TRANSFORMERS_OFFLINE</c>, <c>HF_TOKEN</c> / <c>HUGGING_FACE_HUB_TOKEN</c> /
 /// <c>HF_TOKEN_PATH</c> (default <c>{HF_HOME}/token</c>), <c>HF_HUB_DISABLE_IMPLICIT_TOKEN</c>,
@@ -14,6 +14,7 @@ public sealed record DownloadProgress(string RepoId, string FileName, long Done,
 /// </summary>
 public sealed record HubOptions
 {
+    /// <summary>The public Hugging Face Hub.</summary>
     public const string DefaultEndpoint = "https://huggingface.co";
 
     /// <summary>The Hub's base URL, no trailing slash.</summary>
@@ -34,6 +35,7 @@ public sealed record HubOptions
     public int MaxRetries { get; init; } = 4;
     /// <summary>First retry delay; doubles each time (with jitter), at most <see cref="MaxRetryDelay"/>.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Upper bound of one retry's backoff delay.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(8);
     /// <summary>Called while a file downloads.</summary>
     public Action<DownloadProgress>? Progress { get; init; }

@@ -10,6 +10,7 @@ namespace TorchBert.Modeling;
 /// <summary>HF <c>GELUActivation</c>: exact GELU, 0.5·x·(1 + erf(x/√2)).</summary>
 public sealed class GELUActivation() : nn.Module<Tensor, Tensor>(nameof(GELUActivation))
 {
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x) => nn.functional.gelu(x);
 }
 
@@ -18,6 +19,7 @@ public sealed class NewGELUActivation() : nn.Module<Tensor, Tensor>(nameof(NewGE
 {
     private static readonly double C = Math.Sqrt(2.0 / Math.PI);
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
@@ -29,37 +31,42 @@ public sealed class NewGELUActivation() : nn.Module<Tensor, Tensor>(nameof(NewGE
 /// <summary>HF <c>PytorchGELUTanh</c> ("gelu_pytorch_tanh"): torch's gelu(approximate='tanh').</summary>
 public sealed class PytorchGELUTanh() : nn.Module<Tensor, Tensor>(nameof(PytorchGELUTanh))
 {
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x) => nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh);
 }
 
-/// <summary>torch <c>ReLU</c>.</summary>
-public sealed class ReLU() : nn.Module<Tensor, Tensor>(nameof(ReLU))
+/// <summary>torch <c>ReLU</c> (prints as <c>ReLU()</c>; named apart from <c>TorchSharp.Modules.ReLU</c>).</summary>
+public sealed class ReLUActivation() : nn.Module<Tensor, Tensor>("ReLU")
 {
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x) => nn.functional.relu(x);
 }
 
-/// <summary>torch <c>SiLU</c> ("silu"/"swish").</summary>
-public sealed class SiLU() : nn.Module<Tensor, Tensor>(nameof(SiLU))
+/// <summary>torch <c>SiLU</c> ("silu"/"swish"; prints as <c>SiLU()</c>).</summary>
+public sealed class SiLUActivation() : nn.Module<Tensor, Tensor>("SiLU")
 {
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x) => nn.functional.silu(x);
 }
 
 /// <summary>torch <c>Tanh</c> (BertPooler's activation).</summary>
-public sealed class Tanh() : nn.Module<Tensor, Tensor>(nameof(Tanh))
+public sealed class TanhActivation() : nn.Module<Tensor, Tensor>("Tanh")
 {
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x) => x.tanh();
 }
 
 /// <summary>HF <c>ACT2FN</c> for the activations BERT configs use.</summary>
 public static class Activations
 {
+    /// <summary>The activation module for <paramref name="act"/>.</summary>
     public static nn.Module<Tensor, Tensor> Create(HiddenAct act) => act switch
     {
         HiddenAct.Gelu => new GELUActivation(),
         HiddenAct.GeluNew => new NewGELUActivation(),
         HiddenAct.GeluPytorchTanh => new PytorchGELUTanh(),
-        HiddenAct.Relu => new ReLU(),
-        HiddenAct.Silu => new SiLU(),
+        HiddenAct.Relu => new ReLUActivation(),
+        HiddenAct.Silu => new SiLUActivation(),
         _ => throw new ArgumentOutOfRangeException(nameof(act), act, "unknown hidden_act"),
     };
 }

@@ -6,9 +6,6 @@ namespace TorchBert.Modeling;
 /// <summary>One registered model class: its HF name and how to build it for a config and a checkpoint's tensor names.</summary>
 public sealed record BertArchitecture(string Name, Func<BertConfig, IReadOnlySet<string>, BertPreTrainedModel> Build)
 {
-    /// <summary>Loads a folder into this class (the config's <c>architectures</c> is not consulted).</summary>
-    public BertPreTrainedModel FromPretrained(string path, PretrainedOptions? options = null) => Pretrained.Load(path, options, Build);
-
     /// <summary>A freshly initialised model (HF's init) of this class for <paramref name="config"/>.</summary>
     public BertPreTrainedModel Create(BertConfig config) => Build(config, new HashSet<string>());
 }
@@ -43,7 +40,7 @@ public static class BertAutoModel
     /// <summary>
     /// The class config.json names: the first registered entry of <c>architectures</c>; BertModel when the list is absent
     /// or names no registered class (its head keys are then reported as ignored). Non-BERT architectures are refused
-    /// when the folder is opened (<see cref="ModelSource"/>).
+    /// when the folder is opened (<see cref="ModelSource.OpenFolder"/>).
     /// </summary>
     public static BertArchitecture ForConfig(BertConfig config)
     {
@@ -51,12 +48,4 @@ public static class BertAutoModel
             if (Registry.TryGetValue(name, out var a)) return a;
         return Registry[nameof(BertModel)];
     }
-
-    /// <summary>Loads a folder (or .onnx export) into the class its config.json names; see <see cref="Pretrained.Load{T}"/>.</summary>
-    public static BertPreTrainedModel FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load<BertPreTrainedModel>(path, options, (c, keys) => ForConfig(c).Build(c, keys));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertPreTrainedModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 }

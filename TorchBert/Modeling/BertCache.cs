@@ -126,6 +126,7 @@ public sealed class BertCache : IDisposable
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         if (disposed) return;

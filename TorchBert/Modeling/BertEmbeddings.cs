@@ -19,6 +19,7 @@ public sealed class BertEmbeddings : nn.Module
     private readonly Dropout dropout;
     private readonly PositionEmbeddingType positionEmbeddingType;
 
+    /// <summary>Word, position and token-type embeddings with LayerNorm and dropout, from <paramref name="config"/>.</summary>
     public BertEmbeddings(BertConfig config) : base(nameof(BertEmbeddings))
     {
         word_embeddings = ModuleFactory.Embedding(config.VocabSize, config.HiddenSize, config.PadTokenId);

@@ -12,12 +12,14 @@ public sealed class BertEncoder : nn.Module
 {
     private readonly ModuleList<BertLayer> layer;
 
+    /// <summary>The stack of <c>num_hidden_layers</c> layers, from <paramref name="config"/>.</summary>
     public BertEncoder(BertConfig config) : base(nameof(BertEncoder))
     {
         layer = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(config)).ToArray());
         RegisterComponents();
     }
 
+    /// <summary>The layers (<c>layer.N</c>).</summary>
     public IList<BertLayer> Layers => layer;
 
     /// <param name="hiddenStates">(B, T, H), or the packed (N, H) real tokens when <see cref="AttentionContext.Packed"/> is set.</param>

@@ -15,6 +15,7 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
     private readonly BertModel bert;
     private readonly BertOnlyMLMHead cls;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForMaskedLM(BertConfig config) : base(nameof(BertForMaskedLM), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: false, initWeights: false);
@@ -23,7 +24,9 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The masked-LM head (<c>cls</c>).</summary>
     public BertOnlyMLMHead Cls => cls;
 
     /// <summary>HF: <c>_tied_weights_keys</c> = the decoder; <c>_keys_to_ignore_on_load_unexpected</c> = [r"pooler"].</summary>
@@ -32,14 +35,7 @@ public sealed class BertForMaskedLM : BertPreTrainedModel
     private static readonly LoadingPolicy Tied = new() { TiedWeights = LoadingPolicy.TiedMlmDecoder, KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler };
     private static readonly LoadingPolicy Untied = Tied with { TiedWeights = LoadingPolicy.TiedMlmDecoderBias };
 
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
-    public static BertForMaskedLM FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForMaskedLM(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForMaskedLM> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
-
+    /// <inheritdoc/>
     protected override void InitHeadExtras() => cls.Predictions.InitExtras(Config.InitializerRange);
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; returns (B, T, vocab) logits.</summary>

@@ -18,6 +18,7 @@ public sealed class BertForMultipleChoice : BertPreTrainedModel
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForMultipleChoice(BertConfig config) : base(nameof(BertForMultipleChoice), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: true, initWeights: false);
@@ -27,19 +28,13 @@ public sealed class BertForMultipleChoice : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The choice scorer (<c>classifier</c>, hidden → 1).</summary>
     public Linear Classifier => classifier;
 
     /// <summary>A missing pooler (e.g. from an MLM checkpoint) is initialised, as HF does.</summary>
     public override LoadingPolicy LoadingPolicy { get; } = new() { NewlyInitializedIfMissing = LoadingPolicy.InitPoolerIfMissing };
-
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>); a base checkpoint gives a new head.</summary>
-    public static BertForMultipleChoice FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForMultipleChoice(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForMultipleChoice> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 
     /// <param name="inputIds">(B, C, T): C choices per example, each a token sequence of length T.</param>
     /// <param name="attentionMask">(B, C, T) or null.</param>

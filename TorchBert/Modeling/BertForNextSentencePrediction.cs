@@ -15,6 +15,7 @@ public sealed class BertForNextSentencePrediction : BertPreTrainedModel
     private readonly BertModel bert;
     private readonly BertOnlyNSPHead cls;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForNextSentencePrediction(BertConfig config) : base(nameof(BertForNextSentencePrediction), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: true, initWeights: false);
@@ -23,19 +24,13 @@ public sealed class BertForNextSentencePrediction : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The next-sentence head (<c>cls</c>).</summary>
     public BertOnlyNSPHead Cls => cls;
 
     /// <summary>A missing pooler (e.g. from an MLM checkpoint) is initialised, as HF does.</summary>
     public override LoadingPolicy LoadingPolicy { get; } = new() { NewlyInitializedIfMissing = LoadingPolicy.InitPoolerIfMissing };
-
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
-    public static BertForNextSentencePrediction FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForNextSentencePrediction(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForNextSentencePrediction> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; (B, 2) logits.</summary>
     /// <param name="labels">(B) 0 = sentence B continues sentence A, 1 = B is a random sentence.</param>

@@ -15,6 +15,7 @@ public sealed class BertForPreTraining : BertPreTrainedModel
     private readonly BertModel bert;
     private readonly BertPreTrainingHeads cls;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForPreTraining(BertConfig config) : base(nameof(BertForPreTraining), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: true, initWeights: false);
@@ -23,7 +24,9 @@ public sealed class BertForPreTraining : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The masked-LM and next-sentence heads (<c>cls</c>).</summary>
     public BertPreTrainingHeads Cls => cls;
 
     /// <summary>HF: <c>_tied_weights_keys</c> = the decoder; a missing pooler is initialised.</summary>
@@ -32,14 +35,7 @@ public sealed class BertForPreTraining : BertPreTrainedModel
     private static readonly LoadingPolicy Tied = new() { TiedWeights = LoadingPolicy.TiedMlmDecoder, NewlyInitializedIfMissing = LoadingPolicy.InitPoolerIfMissing };
     private static readonly LoadingPolicy Untied = Tied with { TiedWeights = LoadingPolicy.TiedMlmDecoderBias };
 
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
-    public static BertForPreTraining FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForPreTraining(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForPreTraining> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
-
+    /// <inheritdoc/>
     protected override void InitHeadExtras() => cls.Predictions.InitExtras(Config.InitializerRange);
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; MLM and NSP scores.</summary>

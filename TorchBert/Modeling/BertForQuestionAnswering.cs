@@ -16,6 +16,7 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
     private readonly BertModel bert;
     private readonly Linear qa_outputs;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForQuestionAnswering(BertConfig config) : base(nameof(BertForQuestionAnswering), config.Validate())
     {
         if (config.NumLabels != 2)
@@ -26,19 +27,13 @@ public sealed class BertForQuestionAnswering : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder without pooler (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The span head (<c>qa_outputs</c>, hidden → start/end logits).</summary>
     public Linear QaOutputs => qa_outputs;
 
     /// <summary>HF: <c>_keys_to_ignore_on_load_unexpected = [r"pooler"]</c>.</summary>
     public override LoadingPolicy LoadingPolicy { get; } = new() { KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler };
-
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>); a base checkpoint gives a new head.</summary>
-    public static BertForQuestionAnswering FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForQuestionAnswering(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForQuestionAnswering> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; (B, T) start and end logits.</summary>
     /// <param name="startPositions">(B) answer-start token index; with <paramref name="endPositions"/> gives the loss.

@@ -17,6 +17,7 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForSequenceClassification(BertConfig config) : base(nameof(BertForSequenceClassification), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: true, initWeights: false);
@@ -26,19 +27,13 @@ public sealed class BertForSequenceClassification : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The classifier over the pooled output (<c>classifier</c>).</summary>
     public Linear Classifier => classifier;
 
     /// <summary>A missing pooler (e.g. from an MLM checkpoint) is initialised, as HF does.</summary>
     public override LoadingPolicy LoadingPolicy { get; } = new() { NewlyInitializedIfMissing = LoadingPolicy.InitPoolerIfMissing };
-
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>); a base checkpoint gives a new head.</summary>
-    public static BertForSequenceClassification FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForSequenceClassification(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForSequenceClassification> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; (B, num_labels) logits, and HF's loss when labels are given.</summary>
     /// <param name="labels">

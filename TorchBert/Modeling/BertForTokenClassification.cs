@@ -17,6 +17,7 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
     private readonly Dropout dropout;
     private readonly Linear classifier;
 
+    /// <summary>A new model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertForTokenClassification(BertConfig config) : base(nameof(BertForTokenClassification), config.Validate())
     {
         bert = new BertModel(config, addPoolingLayer: false, initWeights: false);
@@ -26,19 +27,13 @@ public sealed class BertForTokenClassification : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder without pooler (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The per-token classifier (<c>classifier</c>).</summary>
     public Linear Classifier => classifier;
 
     /// <summary>HF: <c>_keys_to_ignore_on_load_unexpected = [r"pooler"]</c>.</summary>
     public override LoadingPolicy LoadingPolicy { get; } = new() { KeysToIgnoreOnLoadUnexpected = LoadingPolicy.IgnorePooler };
-
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>); a base checkpoint gives a new head.</summary>
-    public static BertForTokenClassification FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertForTokenClassification(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertForTokenClassification> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 
     /// <summary>Same inputs as <see cref="BertModel.forward"/>; (B, T, num_labels) logits.</summary>
     /// <param name="labels">

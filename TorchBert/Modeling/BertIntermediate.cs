@@ -13,6 +13,7 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
     private readonly Linear dense;
     private readonly nn.Module<Tensor, Tensor> intermediate_act_fn;
 
+    /// <summary>The feed-forward expansion (hidden → intermediate) and activation, from <paramref name="config"/>.</summary>
     public BertIntermediate(BertConfig config) : base(nameof(BertIntermediate))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.IntermediateSize);
@@ -20,6 +21,7 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();

@@ -17,6 +17,7 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     private readonly BertModel bert;
     private readonly BertOnlyMLMHead cls;
 
+    /// <summary>A new decoder model (random weights) for <paramref name="config"/>; load weights with <c>FromPretrained</c> or a checkpoint.</summary>
     public BertLMHeadModel(BertConfig config) : base(nameof(BertLMHeadModel), config.Validate())
     {
         if (!config.IsDecoder) Warning = "If you want to use `BertLMHeadModel` as a standalone, add `is_decoder=True.`";
@@ -26,19 +27,13 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
         if (!SkipInit) InitWeights();
     }
 
+    /// <summary>The encoder used as a decoder (<c>bert</c>).</summary>
     public BertModel Bert => bert;
+    /// <summary>The language-model head (<c>cls</c>).</summary>
     public BertOnlyMLMHead Cls => cls;
 
     /// <summary>HF's construction warning (config not a decoder), or null.</summary>
     public string? Warning { get; }
-
-    /// <summary>Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>).</summary>
-    public static BertLMHeadModel FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, _) => new BertLMHeadModel(c));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertLMHeadModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 
     /// <summary>HF: <c>_tied_weights_keys</c> = the decoder; <c>_keys_to_ignore_on_load_unexpected</c> = [r"pooler"].</summary>
     public override LoadingPolicy LoadingPolicy => Config.TieWordEmbeddings ? Tied : Untied;
@@ -49,6 +44,7 @@ public sealed partial class BertLMHeadModel : BertPreTrainedModel
     /// <summary>The decoder class: is_decoder / add_cross_attention configs are what it runs.</summary>
     protected internal override bool HonorsDecoderConfig => true;
 
+    /// <inheritdoc/>
     protected override void InitHeadExtras() => cls.Predictions.InitExtras(Config.InitializerRange);
 
     /// <summary>

@@ -29,8 +29,11 @@ public sealed class BertLMPredictionHead : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Dense + activation + LayerNorm before the vocabulary projection (<c>transform</c>).</summary>
     public BertPredictionHeadTransform Transform => transform;
+    /// <summary>The vocabulary projection, tied to the word embeddings when the model ties them (<c>decoder</c>).</summary>
     public TiedLinear Decoder => decoder;
+    /// <summary>The per-token output bias (<c>bias</c>).</summary>
     public Parameter Bias => bias;
 
     /// <summary>HF's init of what Linear/Embedding init doesn't cover: the output bias 0, an untied decoder weight ~ N(0, std).</summary>
@@ -54,14 +57,17 @@ public sealed class BertOnlyMLMHead : nn.Module<Tensor, Tensor>
 {
     private readonly BertLMPredictionHead predictions;
 
+    /// <summary>The masked-LM head; <paramref name="wordEmbeddings"/> supplies the tied decoder weight (null: an own weight).</summary>
     public BertOnlyMLMHead(BertConfig config, Func<Parameter>? wordEmbeddings) : base(nameof(BertOnlyMLMHead))
     {
         predictions = new BertLMPredictionHead(config, wordEmbeddings);
         RegisterComponents();
     }
 
+    /// <summary>The prediction head (<c>predictions</c>).</summary>
     public BertLMPredictionHead Predictions => predictions;
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor sequenceOutput) => predictions.forward(sequenceOutput);
 }
 
@@ -75,9 +81,13 @@ public sealed class TiedLinear(long inFeatures, long outFeatures, Func<Parameter
 {
     private Func<Parameter> weightSource = weight;
 
+    /// <summary>Input width (hidden size).</summary>
     public long in_features { get; } = inFeatures;
+    /// <summary>Output width (vocabulary size).</summary>
     public long out_features { get; } = outFeatures;
+    /// <summary>The weight, read from its source on every use (the word embeddings when tied).</summary>
     public Parameter weight => weightSource();
+    /// <summary>The bias, if any.</summary>
     public Parameter? bias => bias();
 
     /// <summary>Whether the weight is this module's own parameter (an untied decoder).</summary>
@@ -92,5 +102,6 @@ public sealed class TiedLinear(long inFeatures, long outFeatures, Func<Parameter
         return linear;
     }
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor x) => nn.functional.linear(x, weight, bias);
 }

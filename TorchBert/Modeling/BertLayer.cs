@@ -17,6 +17,7 @@ public sealed class BertLayer : nn.Module
     private readonly BertIntermediate intermediate;
     private readonly BertOutput output;
 
+    /// <summary>One encoder layer (attention, optional cross-attention, feed-forward), from <paramref name="config"/>.</summary>
     public BertLayer(BertConfig config) : base(nameof(BertLayer))
     {
         attention = new BertAttention(config);
@@ -31,10 +32,13 @@ public sealed class BertLayer : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Self-attention (<c>attention</c>).</summary>
     public BertAttention Attention => attention;
     /// <summary>The <c>crossattention</c> block; null unless <see cref="BertConfig.AddCrossAttention"/>.</summary>
     public BertAttention? CrossAttention => crossattention;
+    /// <summary>Feed-forward expansion (<c>intermediate</c>).</summary>
     public BertIntermediate Intermediate => intermediate;
+    /// <summary>Feed-forward projection, dropout and LayerNorm (<c>output</c>).</summary>
     public BertOutput Output => output;
 
     /// <returns>layer output (B, T, H) — (N, H) when packed — and, when asked, the self- and cross-attention probabilities.</returns>

@@ -17,6 +17,7 @@ public sealed class BertModel : BertPreTrainedModel
     private readonly BertEncoder encoder;
     private readonly BertPooler? pooler;
 
+    /// <summary>A new encoder (random weights) for <paramref name="config"/>, with the pooler unless <paramref name="addPoolingLayer"/> is false.</summary>
     public BertModel(BertConfig config, bool addPoolingLayer = true) : this(config, addPoolingLayer, initWeights: true) { }
 
     internal BertModel(BertConfig config, bool addPoolingLayer, bool initWeights) : base(nameof(BertModel), config.Validate())
@@ -28,21 +29,12 @@ public sealed class BertModel : BertPreTrainedModel
         if (initWeights && !SkipInit) InitWeights();
     }
 
+    /// <summary>The embeddings (<c>embeddings</c>).</summary>
     public BertEmbeddings Embeddings => embeddings;
+    /// <summary>The layer stack (<c>encoder</c>).</summary>
     public BertEncoder Encoder => encoder;
+    /// <summary>The [CLS] pooler (<c>pooler</c>), null when built without it.</summary>
     public BertPooler? Pooler => pooler;
-
-    /// <summary>
-    /// Loads a HF or converted model folder (see <see cref="Pretrained.Load{T}"/>). BertModel's own loading rule: it has a
-    /// pooler when the checkpoint has one (an MLM checkpoint has none, and none is invented); a head checkpoint's head
-    /// keys are reported as ignored.
-    /// </summary>
-    public static BertModel FromPretrained(string path, PretrainedOptions? options = null) =>
-        Pretrained.Load(path, options, (c, keys) => new BertModel(c, CheckpointHasPooler(keys)));
-
-    /// <summary><see cref="FromPretrained"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static Task<BertModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-        Pretrained.LoadAsync(pathOrId, options, FromPretrained, ct);
 
     /// <summary>Whether a checkpoint's tensor names include this class's pooler (<c>pooler.dense.weight</c>, with or without <c>bert.</c>).</summary>
     public static bool CheckpointHasPooler(IEnumerable<string> tensorNames) =>
@@ -64,7 +56,7 @@ public sealed class BertModel : BertPreTrainedModel
     /// <param name="encoderHiddenStates">decoder with cross-attention: (B, S, H) states to attend to (HF's <c>encoder_hidden_states</c>).</param>
     /// <param name="encoderAttentionMask">(B, S) 1/0 mask over <paramref name="encoderHiddenStates"/>; all ones when null.</param>
     /// <param name="pastKeyValues">decoder: the cache returned by the previous call (read, not consumed: still the caller's to dispose).</param>
-    /// <param name="useCache">decoder: return a new cache in <see cref="BertModelOutput.PastKeyValues"/>; null = <see cref="BertConfig.UseCache"/>.
+    /// <param name="useCache">decoder: return a new cache in <c>PastKeyValues</c>; null = <see cref="BertConfig.UseCache"/>.
     /// Encoders never keep one (HF sets use_cache = False there).</param>
     public BertModelOutput forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null,
         Tensor? positionIds = null, bool outputHiddenStates = false, bool outputAttentions = false, bool skipPadding = false,

@@ -12,12 +12,14 @@ public sealed class BertOnlyNSPHead : nn.Module<Tensor, Tensor>
 {
     private readonly Linear seq_relationship;
 
+    /// <summary>The next-sentence head, from <paramref name="config"/>.</summary>
     public BertOnlyNSPHead(BertConfig config) : base(nameof(BertOnlyNSPHead))
     {
         seq_relationship = ModuleFactory.Linear(config.HiddenSize, 2);
         RegisterComponents();
     }
 
+    /// <summary>The is-next classifier (<c>seq_relationship</c>, hidden → 2).</summary>
     public Linear SeqRelationship => seq_relationship;
 
     /// <summary>(B, H) pooled → (B, 2).</summary>
@@ -33,6 +35,7 @@ public sealed class BertPreTrainingHeads : nn.Module
     private readonly BertLMPredictionHead predictions;
     private readonly Linear seq_relationship;
 
+    /// <summary>The pre-training heads; <paramref name="wordEmbeddings"/> supplies the tied decoder weight (null: an own weight).</summary>
     public BertPreTrainingHeads(BertConfig config, Func<Parameter>? wordEmbeddings) : base(nameof(BertPreTrainingHeads))
     {
         predictions = new BertLMPredictionHead(config, wordEmbeddings);
@@ -40,7 +43,9 @@ public sealed class BertPreTrainingHeads : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>The masked-LM prediction head (<c>predictions</c>).</summary>
     public BertLMPredictionHead Predictions => predictions;
+    /// <summary>The is-next classifier (<c>seq_relationship</c>, hidden → 2).</summary>
     public Linear SeqRelationship => seq_relationship;
 
     /// <summary>(B, T, H), (B, H) → (B, T, vocab) prediction scores, (B, 2) NSP scores.</summary>

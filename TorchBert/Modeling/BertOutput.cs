@@ -14,6 +14,7 @@ public sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>
     private readonly LayerNorm LayerNorm;
     private readonly Dropout dropout;
 
+    /// <summary>The feed-forward projection (intermediate → hidden), dropout and LayerNorm, from <paramref name="config"/>.</summary>
     public BertOutput(BertConfig config) : base(nameof(BertOutput))
     {
         dense = ModuleFactory.Linear(config.IntermediateSize, config.HiddenSize);

@@ -11,15 +11,17 @@ namespace TorchBert.Modeling;
 public sealed class BertPooler : nn.Module<Tensor, Tensor>
 {
     private readonly Linear dense;
-    private readonly Tanh activation;
+    private readonly TanhActivation activation;
 
+    /// <summary>The [CLS] pooler (dense + tanh), from <paramref name="config"/>.</summary>
     public BertPooler(BertConfig config) : base(nameof(BertPooler))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
-        activation = new Tanh();
+        activation = new TanhActivation();
         RegisterComponents();
     }
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();

@@ -14,6 +14,7 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
     /// <summary>HF <c>base_model_prefix</c>: checkpoints of heads keep the encoder under this key prefix.</summary>
     public const string BaseModelPrefix = "bert";
 
+    /// <summary>The model's configuration.</summary>
     public BertConfig Config { get; } = config;
 
     /// <summary>What this class declares about loading (tied keys, keys it may lack or ignore); see <see cref="Modeling.LoadingPolicy"/>.</summary>

@@ -14,6 +14,7 @@ public sealed class BertPredictionHeadTransform : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor> transform_act_fn;
     private readonly LayerNorm LayerNorm;
 
+    /// <summary>Dense + activation + LayerNorm, from <paramref name="config"/>.</summary>
     public BertPredictionHeadTransform(BertConfig config) : base(nameof(BertPredictionHeadTransform))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);
@@ -22,6 +23,7 @@ public sealed class BertPredictionHeadTransform : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <inheritdoc/>
     public override Tensor forward(Tensor hiddenStates)
     {
         using var scope = NewDisposeScope();

@@ -9,26 +9,36 @@ namespace TorchBert.Modeling;
 
 /// <summary>
 /// Port of HF <c>BertSelfAttention</c> (eager, transformers 4.4x): softmax(QKᵀ/√d + mask)·V, with HF's relative_key and
-/// relative_key_query position scores. As the block under <c>crossattention</c> (<paramref name="isCrossAttention"/>) the
+/// relative_key_query position scores. As the block under <c>crossattention</c> (<c>isCrossAttention</c>) the
 /// keys and values come from the encoder states and the mask is the encoder mask. With a cache, keys/values of the
 /// tokens seen before are prepended (self) or reused (cross), and the full ones are stored in the context's
 /// <see cref="AttentionContext.Present"/>. Returns the context (B, T, H) and, when asked, the probabilities (B, nh, T, Tk).
 /// </summary>
 public class BertSelfAttention : nn.Module
 {
+    /// <summary>Query projection (<c>query</c>).</summary>
     protected readonly Linear query;
+    /// <summary>Key projection (<c>key</c>).</summary>
     protected readonly Linear key;
+    /// <summary>Value projection (<c>value</c>).</summary>
     protected readonly Linear value;
+    /// <summary>Dropout on the attention probabilities.</summary>
     protected readonly Dropout dropout;
     private readonly Embedding? distance_embedding;
+    /// <summary>Number of attention heads.</summary>
     protected readonly int numHeads;
+    /// <summary>Width of one head.</summary>
     protected readonly int headSize;
+    /// <summary>How positions enter attention.</summary>
     protected readonly PositionEmbeddingType positionEmbeddingType;
+    /// <summary>True for cross-attention (keys and values from the encoder).</summary>
     protected readonly bool isCrossAttention;
     private readonly int maxPositionEmbeddings;
 
+    /// <summary>Multi-head self-attention (or cross-attention), from <paramref name="config"/>.</summary>
     public BertSelfAttention(BertConfig config, bool isCrossAttention = false) : this(config, isCrossAttention, nameof(BertSelfAttention)) { }
 
+    /// <summary>For subclasses (the fused and SDPA variants): the same parameters under module name <paramref name="name"/>.</summary>
     protected BertSelfAttention(BertConfig config, bool isCrossAttention, string name) : base(name)
     {
         numHeads = config.NumAttentionHeads;
@@ -144,6 +154,7 @@ public class BertSelfAttention : nn.Module
 public sealed class BertSdpaSelfAttention(BertConfig config, bool isCrossAttention = false)
     : BertSelfAttention(config, isCrossAttention, nameof(BertSdpaSelfAttention))
 {
+    /// <inheritdoc/>
     public override (Tensor Context, Tensor? Probs) forward(Tensor hiddenStates, AttentionContext context)
     {
         if (positionEmbeddingType != PositionEmbeddingType.Absolute || context.OutputAttentions)

@@ -14,6 +14,7 @@ public sealed class BertSelfOutput : nn.Module<Tensor, Tensor, Tensor>
     private readonly LayerNorm LayerNorm;
     private readonly Dropout dropout;
 
+    /// <summary>The attention output projection, dropout and LayerNorm, from <paramref name="config"/>.</summary>
     public BertSelfOutput(BertConfig config) : base(nameof(BertSelfOutput))
     {
         dense = ModuleFactory.Linear(config.HiddenSize, config.HiddenSize);

@@ -14,6 +14,7 @@ public sealed class CausalLMOutputWithCrossAttentions(Tensor? loss, Tensor logit
     /// <summary>(B, T, vocab) prediction scores before softmax.</summary>
     public Tensor Logits { get; } = logits;
 
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() =>
         new (string, Tensor?)[] { ("logits", Logits) }.Concat(PastFields());
 }

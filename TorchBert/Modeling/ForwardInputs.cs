@@ -11,12 +11,17 @@ public sealed record ForwardInputs
 {
     /// <summary>(B, T) token ids; (B, C, T) for multiple choice.</summary>
     public required Tensor InputIds { get; init; }
+    /// <summary>(B, T) 1/0 mask; null attends to every token.</summary>
     public Tensor? AttentionMask { get; init; }
+    /// <summary>(B, T) segment ids; null means all zeros.</summary>
     public Tensor? TokenTypeIds { get; init; }
+    /// <summary>(B, T) positions; null means 0 … T−1 (after any cached prefix).</summary>
     public Tensor? PositionIds { get; init; }
     /// <summary>HF <c>labels</c>: class ids, token ids or regression targets, as the class defines them.</summary>
     public Tensor? Labels { get; init; }
+    /// <summary>(B) gold answer start positions (question answering loss).</summary>
     public Tensor? StartPositions { get; init; }
+    /// <summary>(B) gold answer end positions (question answering loss).</summary>
     public Tensor? EndPositions { get; init; }
     /// <summary>HF <c>next_sentence_label</c> (BertForPreTraining).</summary>
     public Tensor? NextSentenceLabel { get; init; }
@@ -24,7 +29,9 @@ public sealed record ForwardInputs
     public Tensor? EncoderHiddenStates { get; init; }
     /// <summary>HF <c>encoder_attention_mask</c> (B, S).</summary>
     public Tensor? EncoderAttentionMask { get; init; }
+    /// <summary>Return every layer's hidden states.</summary>
     public bool OutputHiddenStates { get; init; }
+    /// <summary>Return every layer's attention probabilities.</summary>
     public bool OutputAttentions { get; init; }
 
     /// <summary>HF names of the optional tensor inputs, with their values.</summary>

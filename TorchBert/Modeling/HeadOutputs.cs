@@ -8,6 +8,7 @@ public sealed class SequenceClassifierOutput(Tensor logits, Tensor? loss = null,
 {
     /// <summary>(B, num_labels) scores before softmax (or sigmoid / the regression value).</summary>
     public Tensor Logits { get; } = logits;
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() => [("logits", Logits)];
 }
 
@@ -17,6 +18,7 @@ public sealed class TokenClassifierOutput(Tensor logits, Tensor? loss = null,
 {
     /// <summary>(B, T, num_labels) scores before softmax.</summary>
     public Tensor Logits { get; } = logits;
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() => [("logits", Logits)];
 }
 
@@ -28,6 +30,7 @@ public sealed class QuestionAnsweringModelOutput(Tensor startLogits, Tensor endL
     public Tensor StartLogits { get; } = startLogits;
     /// <summary>(B, T) span-end scores.</summary>
     public Tensor EndLogits { get; } = endLogits;
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() => [("start_logits", StartLogits), ("end_logits", EndLogits)];
 }
 
@@ -37,6 +40,7 @@ public sealed class MultipleChoiceModelOutput(Tensor logits, Tensor? loss = null
 {
     /// <summary>(B, num_choices) scores before softmax; hidden states and attentions are over the flattened (B·C, T) batch.</summary>
     public Tensor Logits { get; } = logits;
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() => [("logits", Logits)];
 }
 
@@ -46,6 +50,7 @@ public sealed class NextSentencePredictorOutput(Tensor logits, Tensor? loss = nu
 {
     /// <summary>(B, 2) scores: 0 = sentence B follows A, 1 = B is random.</summary>
     public Tensor Logits { get; } = logits;
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() => [("logits", Logits)];
 }
 
@@ -57,6 +62,7 @@ public sealed class BertForPreTrainingOutput(Tensor predictionLogits, Tensor seq
     public Tensor PredictionLogits { get; } = predictionLogits;
     /// <summary>(B, 2) NSP scores.</summary>
     public Tensor SeqRelationshipLogits { get; } = seqRelationshipLogits;
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() =>
         [("prediction_logits", PredictionLogits), ("seq_relationship_logits", SeqRelationshipLogits)];
 }

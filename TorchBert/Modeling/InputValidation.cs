@@ -10,6 +10,7 @@ namespace TorchBert.Modeling;
 /// </summary>
 public static class InputValidation
 {
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the problem unless the inputs fit <paramref name="config"/> (shapes, dtypes, id ranges, lengths).</summary>
     public static void Check(BertConfig config, Tensor inputIds, Tensor? attentionMask, Tensor? tokenTypeIds, Tensor? positionIds)
     {
         if (inputIds.dim() != 2)

@@ -3,7 +3,9 @@ namespace TorchBert.Modeling;
 /// <summary>What loading a checkpoint did, key by key (HF's missing/unexpected lists, plus renames and ties).</summary>
 public sealed class LoadReport
 {
+    /// <summary>The checkpoint read.</summary>
     public string Source { get; init; } = "";
+    /// <summary>The checkpoint's format.</summary>
     public string Format { get; init; } = "";
     /// <summary>Checkpoint key → model key, for keys renamed on the way (legacy gamma/beta, bert. prefix added or removed).</summary>
     public List<(string From, string To)> Renamed { get; } = [];
@@ -13,8 +15,10 @@ public sealed class LoadReport
     public List<string> Tied { get; } = [];
     /// <summary>Head keys absent from the checkpoint and initialised at random (HF's "newly initialized" warning).</summary>
     public List<string> NewlyInitialized { get; } = [];
+    /// <summary>Number of tensors loaded into the model.</summary>
     public int Loaded { get; set; }
 
+    /// <inheritdoc/>
     public override string ToString()
     {
         var lines = new List<string> { $"loaded {Loaded} tensors from {Source} ({Format})" };

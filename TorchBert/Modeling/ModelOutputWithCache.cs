@@ -29,11 +29,14 @@ public abstract class ModelOutputWithCache(Tensor? loss, IReadOnlyList<Tensor>? 
     protected IEnumerable<(string Name, Tensor? Value)> PastFields() =>
         PastKeyValues?.Named().Select(n => (n.Name, (Tensor?)n.Value)) ?? [];
 
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor Value)> TrailingFields() =>
         (CrossAttentions ?? []).Select((t, i) => ($"cross_attentions.{i}", t));
 
+    /// <inheritdoc/>
     protected override IEnumerable<Tensor> Borrowed() => PastKeyValues?.Named().Select(n => n.Value) ?? [];
 
+    /// <inheritdoc/>
     public override void Dispose()
     {
         base.Dispose();

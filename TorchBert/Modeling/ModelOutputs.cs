@@ -54,6 +54,7 @@ public abstract class ModelOutput(Tensor? loss, IReadOnlyList<Tensor>? hiddenSta
         return (T)this;
     }
 
+    /// <summary>Disposes every tensor this output holds.</summary>
     public virtual void Dispose()
     {
         foreach (var t in All()) t.Dispose();
@@ -75,6 +76,7 @@ public sealed class BertModelOutput(Tensor lastHiddenState, Tensor? poolerOutput
     /// <summary>(B, H); null for a model built without a pooler.</summary>
     public Tensor? PoolerOutput { get; } = poolerOutput;
 
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() =>
         new (string, Tensor?)[] { ("last_hidden_state", LastHiddenState), ("pooler_output", PoolerOutput) }.Concat(PastFields());
 }
@@ -88,6 +90,8 @@ public sealed class MaskedLMOutput(Tensor logits, Tensor lastHiddenState,
     /// <summary>(B, T, H) encoder output the head read (not an HF field: kept for pipelines that pool it).</summary>
     public Tensor LastHiddenState { get; } = lastHiddenState;
 
+    /// <inheritdoc/>
     protected override IEnumerable<(string Name, Tensor? Value)> Fields() => [("logits", Logits)];
+    /// <inheritdoc/>
     protected override IEnumerable<Tensor> Unlisted() => [LastHiddenState];
 }

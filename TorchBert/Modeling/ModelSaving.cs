@@ -1,5 +1,4 @@
 using TorchBert.Checkpoints;
-using TorchBert.Conversion;
 using static TorchSharp.torch;
 
 namespace TorchBert.Modeling;
@@ -31,7 +30,7 @@ public static class ModelSaving
 
         var config = model.Config.Clone();
         config.Architectures = [model.GetType().Name];
-        config.Extra["torch_dtype"] = ModelConverter.DTypeName(target);
+        config.Extra["torch_dtype"] = DTypeNames.Name(target);
         WriteAtomically(Path.Combine(directory, "config.json"), tmp => config.Save(tmp));
 
         var weights = SavedTensors(model);

@@ -18,12 +18,16 @@ public static class ModuleRepr
     /// <summary>Adds text to a module's extra_repr (e.g. an Embedding's padding_idx, which TorchSharp doesn't keep).</summary>
     public static void Annotate(nn.Module module, string extra) => Extras.AddOrUpdate(module, extra);
 
+    /// <summary>The module tree as PyTorch's <c>print(model)</c> shows it.</summary>
     public static string Format(nn.Module module)
     {
         var children = module.named_children().ToList();
         var extra = ExtraRepr(module);
         var isList = module.GetType().IsGenericType && module.GetType().GetGenericTypeDefinition() == typeof(ModuleList<>);
-        var name = isList ? "ModuleList" : module is TiedLinear ? "Linear" : module.GetType().Name;
+        // torch's activation modules keep torch's print name (ReLU(), Tanh()) though their C# classes are named
+        // ...Activation so they don't clash with TorchSharp.Modules.ReLU/Tanh
+        var name = isList ? "ModuleList" : module is TiedLinear ? "Linear"
+            : module is ReLUActivation or SiLUActivation or TanhActivation ? module.GetName() : module.GetType().Name;
         if (children.Count == 0) return $"{name}({extra})";
 
         var lines = new List<string>();

@@ -22,8 +22,11 @@ public sealed class PackedTokens
         Length = length;
     }
 
+    /// <summary>Rows of the padded batch.</summary>
     public long Batch { get; }
+    /// <summary>Columns of the padded batch.</summary>
     public long Length { get; }
+    /// <summary>Number of real (unpadded) tokens.</summary>
     public long Count => indices.shape[0];
 
     /// <summary>The packing of a (B, T) 1/0 mask, or null when packing saves nothing (no padding) or the mask is not on the CPU.

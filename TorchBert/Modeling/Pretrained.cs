@@ -22,7 +22,7 @@ public sealed record PretrainedOptions
     /// e.g. <c>c =&gt; c.SetLabels(["neg", "pos"])</c> for a classifier started from a base checkpoint.
     /// </summary>
     public Action<BertConfig>? ConfigureConfig { get; init; }
-    /// <summary>Branch, tag or commit when the path is a Hub id (null = <c>main</c>); see <see cref="Hub.ModelLocator"/>.</summary>
+    /// <summary>Branch, tag or commit when the path is a Hub id (null = <c>main</c>); resolved by the Loading layer (<c>TorchBert.Loading.ModelLocator</c>).</summary>
     public string? Revision { get; init; }
 }
 

@@ -8,21 +8,26 @@ namespace TorchBert.Modeling;
 public static partial class Pretrained
 {
     /// <summary>
-    /// HF <c>from_pretrained</c> for a local folder (HF layout or a TorchBert-converted one):
-    /// reads config.json (then <see cref="PretrainedOptions.ConfigureConfig"/>), opens the weights, builds the model through
+    /// HF <c>from_pretrained</c> for an opened model (<paramref name="source"/>: config and weights, as the Loading layer's
+    /// <c>ModelLocator.Open</c> reads them from a folder, .onnx export or Hub id; the source stays the caller's):
+    /// applies <see cref="PretrainedOptions.ConfigureConfig"/> to a copy of the config, builds the model through
     /// <paramref name="create"/> (config, the checkpoint's tensor names) with
     /// uninitialised parameters already on the device and dtype, reads every tensor straight into its parameter, and returns
     /// the model in eval mode. Each weight is allocated once; nothing is initialised twice.
     /// </summary>
-    public static T Load<T>(string path, PretrainedOptions? options, Func<BertConfig, IReadOnlySet<string>, T> create) where T : BertPreTrainedModel
+    /// <param name="source">the opened model.</param>
+    /// <param name="options">device, dtype, attention implementation, config changes.</param>
+    /// <param name="create">builds the model for a config and the checkpoint's tensor names.</param>
+    /// <param name="name">how messages name the model (what the user passed, e.g. a Hub id); default: the source's path.</param>
+    public static T Load<T>(ModelSource source, PretrainedOptions? options, Func<BertConfig, IReadOnlySet<string>, T> create,
+        string? name = null) where T : BertPreTrainedModel
     {
+        ArgumentNullException.ThrowIfNull(source);
         options ??= new PretrainedOptions();
-        var dtype = options.DType ?? ScalarType.Float32;
-        if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
-            throw new ArgumentException($"dtype {dtype} is not a floating-point parameter type (float32, float16, bfloat16, float64)", nameof(options));
+        var path = name ?? source.Path;
+        var dtype = CheckDType(options);
         NativeRuntime.EnsureLoaded();
-        using var source = ModelSource.Open(path, options.NumAttentionHeads, options.Revision);
-        var config = source.Config;
+        var config = source.Config.Clone();
         if (options.AttnImplementation is { } attn) config.AttnImplementation = attn;
         if (options.ConfigureConfig is { } configure)
         {
@@ -67,21 +72,13 @@ public static partial class Pretrained
                                           $"but {model.GetType().Name} runs bidirectional attention; load it with BertLMHeadModel " +
                                           "(BertAutoModel.FromPretrained picks the class from architectures)");
     }
-}
 
-public static partial class Pretrained
-{
-    /// <summary>HF <c>AutoModel</c>-style: the class named by config.json's <c>architectures</c> (see <see cref="BertAutoModel"/>).</summary>
-    public static BertPreTrainedModel LoadAuto(string path, PretrainedOptions? options = null) => BertAutoModel.FromPretrained(path, options);
-}
-
-public static partial class Pretrained
-{
-    /// <summary>
-    /// The async form of a <c>FromPretrained</c>: the Hub download (if <paramref name="pathOrId"/> is a Hub id and not
-    /// cached) runs asynchronously and honours <paramref name="ct"/>; the load itself then reads the local snapshot.
-    /// </summary>
-    public static async Task<T> LoadAsync<T>(string pathOrId, PretrainedOptions? options, Func<string, PretrainedOptions?, T> load,
-        CancellationToken ct = default) where T : BertPreTrainedModel =>
-        load(await Hub.ModelLocator.ResolveAsync(pathOrId, options?.Revision, null, ct).ConfigureAwait(false), options);
+    /// <summary>The parameter dtype <paramref name="options"/> ask for (float32 by default); refuses a non-floating-point one.</summary>
+    internal static ScalarType CheckDType(PretrainedOptions? options)
+    {
+        var dtype = options?.DType ?? ScalarType.Float32;
+        if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
+            throw new ArgumentException($"dtype {dtype} is not a floating-point parameter type (float32, float16, bfloat16, float64)", nameof(options));
+        return dtype;
+    }
 }

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -8,6 +9,7 @@ namespace TorchBert.Pipelines;
 /// <summary>Per-call options of pipelines that have none.</summary>
 public sealed record NoParameters
 {
+    /// <summary>The single instance.</summary>
     public static NoParameters Instance { get; } = new();
 }
 
@@ -18,13 +20,17 @@ public sealed record NoParameters
 public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer, PipelineOptions? options = null)
     : Pipeline<BertModel, string, NoParameters, float[][], float[][]>(model, tokenizer, options, NoParameters.Instance)
 {
+    /// <summary>Loads the model folder or Hub id <paramref name="path"/> and its tokenizer.</summary>
     public static FeatureExtractionPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertModel.FromPretrained, (m, t) => new FeatureExtractionPipeline(m, t, options));
 
-    public override string Task => "feature-extraction";
+    /// <inheritdoc/>
+    public override string TaskName => "feature-extraction";
 
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text)];
+    /// <inheritdoc/>
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, NoParameters parameters) => [Encode(text)];
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<float[][]> Forward(ModelInputs inputs, NoParameters parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
@@ -38,11 +44,19 @@ public class FeatureExtractionPipeline(BertModel model, BertTokenizer tokenizer,
                 .Select(j => all.AsSpan((b * t + j) * h, h).ToArray()).ToArray()).ToList();
     }
 
+    /// <inheritdoc/>
     protected override float[][] Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<float[][]> rows, NoParameters parameters) => rows[0];
 }
 
 /// <summary>How token embeddings become one sentence vector.</summary>
-public enum Pooling { Mean, Cls }
+/// <summary>How token vectors become one sentence vector.</summary>
+public enum Pooling
+{
+    /// <summary>Mean of the token vectors under the attention mask.</summary>
+    Mean,
+    /// <summary>The [CLS] token's vector.</summary>
+    Cls,
+}
 
 /// <summary>
 /// Sentence embeddings (sentence-transformers semantics): mean pooling over attended tokens (or the [CLS] vector),
@@ -55,22 +69,28 @@ public class SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer,
     Pooling pooling = Pooling.Mean, bool normalize = true, int? maxSeqLength = null)
     : Pipeline<BertModel, string, NoParameters, float[], float[]>(model, tokenizer, options, NoParameters.Instance)
 {
+    /// <summary>The pooling in effect.</summary>
     public Pooling Pooling { get; } = pooling;
+    /// <summary>Whether vectors are L2-normalized.</summary>
     public bool Normalize { get; } = normalize;
 
     /// <summary>sentence-transformers' <c>max_seq_length</c>: inputs are cut to this many tokens (special tokens included).</summary>
     public int MaxSeqLength => Math.Min(maxSeqLength ?? int.MaxValue, MaxLength);
 
+    /// <summary>Loads the model folder or Hub id <paramref name="path"/> and its tokenizer, with the given pooling and normalization.</summary>
     public static SentenceEmbeddingPipeline FromPretrained(string path, PipelineOptions? options = null, Pooling pooling = Pooling.Mean, bool normalize = true,
         PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertModel.FromPretrained,
             (m, t) => new SentenceEmbeddingPipeline(m, t, options, pooling, normalize, SentenceTransformersConfig.MaxSeqLength(path)));
 
-    public override string Task => "sentence-embedding";
+    /// <inheritdoc/>
+    public override string TaskName => "sentence-embedding";
 
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, NoParameters parameters) =>
+    /// <inheritdoc/>
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, NoParameters parameters) =>
         [Encode(text, truncateByDefault: true, maxLength: MaxSeqLength)];
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<float[]> Forward(ModelInputs inputs, NoParameters parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
@@ -90,12 +110,14 @@ public class SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer,
         return Enumerable.Range(0, (int)pooled.shape[0]).Select(b => all.AsSpan(b * h, h).ToArray()).ToList();
     }
 
+    /// <inheritdoc/>
     protected override float[] Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<float[]> rows, NoParameters parameters) => rows[0];
 }
 
 /// <summary>sentence-transformers' <c>sentence_bert_config.json</c>.</summary>
 public static class SentenceTransformersConfig
 {
+    /// <summary>The file name.</summary>
     public const string FileName = "sentence_bert_config.json";
 
     /// <summary><c>max_seq_length</c> of the model folder's <c>sentence_bert_config.json</c>; null when there is none.</summary>
@@ -121,6 +143,7 @@ public static class SentenceTransformersConfig
 /// <summary>Cosine similarity of embeddings.</summary>
 public static class Similarity
 {
+    /// <summary>Cosine similarity of two vectors (0 when either is all zeros).</summary>
     public static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         if (a.Length != b.Length) throw new ArgumentException($"vectors differ in length ({a.Length} vs {b.Length})");

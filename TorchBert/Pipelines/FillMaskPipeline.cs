@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -34,6 +35,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams
     /// <summary>One row's ids as the model saw them and its top-k: scores and vocabulary ids, k per mask.</summary>
     public sealed record Row(long[] Ids, float[] Scores, long[] Tokens, int K);
 
+    /// <summary>A fill-mask pipeline over <paramref name="model"/>: the <paramref name="topK"/> best tokens (among <paramref name="targets"/> when given) per mask.</summary>
     public FillMaskPipeline(BertForMaskedLM model, BertTokenizer tokenizer, PipelineOptions? options = null, int topK = 5, IEnumerable<string>? targets = null)
         : base(model, tokenizer, options, new FillMaskParams { TopK = topK, Targets = targets?.ToList() })
     {
@@ -46,9 +48,12 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams
         PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForMaskedLM.FromPretrained, (m, t) => new FillMaskPipeline(m, t, options, topK, targets));
 
-    public override string Task => "fill-mask";
+    /// <inheritdoc/>
+    public override string TaskName => "fill-mask";
+    /// <inheritdoc/>
     protected override string? HeadName => "MLM head";
 
+    /// <summary>Default number of predictions per mask.</summary>
     public int TopK => DefaultParameters.TopK;
 
     /// <summary>Target words' ids, or null for the whole vocabulary.</summary>
@@ -79,13 +84,16 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams
     private long[]? TargetsFor(FillMaskParams p) =>
         ReferenceEquals(p.Targets, DefaultParameters.Targets) ? targetIds : p.Targets is null ? null : TargetIdsOf(p.Targets, []);
 
+    /// <inheritdoc/>
     protected override void Validate(FillMaskParams p)
     {
         if (p.TopK < 1) throw new ArgumentException($"top_k must be >= 1, got {p.TopK}");
     }
 
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, FillMaskParams parameters) => [Encode(text)];
+    /// <inheritdoc/>
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, FillMaskParams parameters) => [Encode(text)];
 
+    /// <inheritdoc/>
     protected sealed override ModelInputs Collate(IReadOnlyList<PipelineChunk> batch)
     {
         collating = batch;
@@ -111,6 +119,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams
         return inputs;
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<Row> Forward(ModelInputs inputs, FillMaskParams parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
@@ -142,6 +151,7 @@ public class FillMaskPipeline : Pipeline<BertForMaskedLM, string, FillMaskParams
         return rows;
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<IReadOnlyList<FillMaskResult>> Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<Row> rows, FillMaskParams parameters)
     {
         var row = rows[0];

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 using TorchSharp;
@@ -44,7 +45,7 @@ public sealed record PipelineOptions
 /// <param name="Index">its position among that input's chunks.</param>
 /// <param name="Text">the text shown in verbose output.</param>
 /// <param name="Encoding">the tokenized row, unpadded.</param>
-public sealed record PipelineChunk(int Input, int Index, string Text, Encoding Encoding);
+public sealed record PipelineChunk(int Input, int Index, string Text, BertEncoding Encoding);
 
 /// <summary>
 /// Tokenized rows as (B, T) int64 tensors on the pipeline's device, padded to the longest row, with the unpadded
@@ -52,10 +53,15 @@ public sealed record PipelineChunk(int Input, int Index, string Text, Encoding E
 /// </summary>
 public sealed class ModelInputs(IReadOnlyList<string> texts, BatchEncoding encoding, Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
 {
+    /// <summary>The texts of the rows.</summary>
     public IReadOnlyList<string> Texts { get; } = texts;
+    /// <summary>The tokenizer's output the tensors were built from.</summary>
     public BatchEncoding Encoding { get; } = encoding;
+    /// <summary>(B, T) token ids.</summary>
     public Tensor InputIds { get; } = inputIds;
+    /// <summary>(B, T) 1/0 attention mask.</summary>
     public Tensor AttentionMask { get; } = attentionMask;
+    /// <summary>(B, T) token type ids.</summary>
     public Tensor TokenTypeIds { get; } = tokenTypeIds;
 }
 
@@ -81,6 +87,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
 {
     private readonly Lock gate = new();
 
+    /// <summary>A pipeline over <paramref name="model"/> and <paramref name="tokenizer"/> with default parameters <paramref name="defaults"/>; takes ownership of the model.</summary>
     protected Pipeline(TModel model, BertTokenizer tokenizer, PipelineOptions? options, TParams defaults)
     {
         NativeRuntime.EnsureLoaded();
@@ -98,22 +105,27 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
             // cls.predictions.*, bert.pooler.*, classifier.*, qa_outputs.*
             var groups = fresh.Select(k => string.Join('.', k.Split('.').Take(k.StartsWith("cls.", StringComparison.Ordinal) || k.StartsWith("bert.", StringComparison.Ordinal) ? 2 : 1)) + ".*").Distinct();
             throw new ArgumentException(
-                $"{model.LoadReport.Source} has no {head} ({string.Join(", ", groups)} were not in the checkpoint): {Task} would be random");
+                $"{model.LoadReport.Source} has no {head} ({string.Join(", ", groups)} were not in the checkpoint): {TaskName} would be random");
         }
         model.eval();
         CpuFeatures.WarnOnceIfSlow(model.DType, model.Device.type, Options.Log);
     }
 
+    /// <summary>The model (owned: disposed with the pipeline).</summary>
     public TModel Model { get; }
+    /// <summary>The tokenizer.</summary>
     public BertTokenizer Tokenizer { get; }
+    /// <summary>The options in effect.</summary>
     public PipelineOptions Options { get; }
+    /// <summary>The device the model runs on.</summary>
     public Device Device { get; }
     /// <summary>The options a call without its own uses.</summary>
     public TParams DefaultParameters { get; }
+    /// <summary>Where progress and warnings go (<see cref="PipelineOptions.Log"/>, else standard error).</summary>
     protected TextWriter Log => Options.Log ?? Console.Error;
 
     /// <summary>HF's task name (<c>fill-mask</c>, <c>question-answering</c>, ...), used in messages.</summary>
-    public abstract string Task { get; }
+    public abstract string TaskName { get; }
 
     /// <summary>The head this task needs ("MLM head", "classification head", ...); null for the bare encoder (no guard).</summary>
     protected virtual string? HeadName => null;
@@ -186,7 +198,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     protected virtual void Validate(TParams parameters) { }
 
     /// <summary>One input → its tokenized rows (unpadded). Throw <see cref="ArgumentException"/> naming input <paramref name="index"/> for bad input.</summary>
-    protected abstract IReadOnlyList<Encoding> Preprocess(TInput input, int index, TParams parameters);
+    protected abstract IReadOnlyList<BertEncoding> Preprocess(TInput input, int index, TParams parameters);
 
     /// <summary>The rows of one batch → tensors on <see cref="Device"/> (padded to the longest row); checks each fits the model.</summary>
     protected virtual ModelInputs Collate(IReadOnlyList<PipelineChunk> batch)
@@ -225,7 +237,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     protected virtual string Describe(TInput input) => input?.ToString() ?? "";
 
     /// <summary>Tokenizes one text (or pair) with the pipeline's truncation: on when <see cref="PipelineOptions.Truncation"/> (or <paramref name="truncateByDefault"/> when that is null).</summary>
-    protected Encoding Encode(string text, string? pair = null, bool truncateByDefault = false,
+    protected BertEncoding Encode(string text, string? pair = null, bool truncateByDefault = false,
         TruncationStrategy strategy = TruncationStrategy.LongestFirst, int? maxLength = null)
     {
         var truncate = Options.Truncation ?? truncateByDefault;
@@ -269,6 +281,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
         Log.WriteLine($"    first row: [{text}{(row.shape[0] > n ? ", ..." : "")}]");
     }
 
+    /// <summary>Disposes the model.</summary>
     public void Dispose()
     {
         Model.Dispose();
@@ -279,6 +292,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
 /// <summary>How pipelines load their model: <see cref="PipelineOptions.Device"/> wins over the model options' device.</summary>
 public static class PipelineLoading
 {
+    /// <summary>The model-loading options: <paramref name="model"/>, else those implied by <paramref name="options"/> (device, dtype).</summary>
     public static PretrainedOptions ModelOptions(PipelineOptions? options, PretrainedOptions? model) =>
         (model ?? new PretrainedOptions()) with
         {
@@ -305,12 +319,16 @@ public abstract class Pipeline<TModel, TOutput, TResult>(TModel model, BertToken
     : Pipeline<TModel, string, NoParameters, TResult, TResult>(model, tokenizer, options, NoParameters.Instance)
     where TModel : BertPreTrainedModel
 {
-    public override string Task => GetType().Name;
+    /// <inheritdoc/>
+    public override string TaskName => GetType().Name;
 
-    protected override IReadOnlyList<Encoding> Preprocess(string input, int index, NoParameters parameters) => [Encode(input)];
+    /// <inheritdoc/>
+    protected override IReadOnlyList<BertEncoding> Preprocess(string input, int index, NoParameters parameters) => [Encode(input)];
 
+    /// <inheritdoc/>
     protected sealed override IReadOnlyList<TResult> Forward(ModelInputs inputs, NoParameters parameters) => Postprocess(inputs, Forward(inputs));
 
+    /// <inheritdoc/>
     protected sealed override TResult Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<TResult> rows, NoParameters parameters) => rows[0];
 
     /// <summary>Runs the model (already under inference mode and a dispose scope).</summary>

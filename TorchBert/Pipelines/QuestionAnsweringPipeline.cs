@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
@@ -42,10 +43,13 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     /// <summary>One window's start and end logits.</summary>
     public sealed record Row(float[] Start, float[] End);
 
+    /// <summary>Loads the model folder or Hub id <paramref name="path"/> and its tokenizer.</summary>
     public static QuestionAnsweringPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForQuestionAnswering.FromPretrained, (m, t) => new QuestionAnsweringPipeline(m, t, options));
 
-    public override string Task => "question-answering";
+    /// <inheritdoc/>
+    public override string TaskName => "question-answering";
+    /// <inheritdoc/>
     protected override string? HeadName => "question-answering head";
 
     /// <summary>Several questions about one context.</summary>
@@ -58,6 +62,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     /// <summary>The stride used: <see cref="QuestionAnsweringParams.DocStride"/> or min(max_seq_len / 2, 128).</summary>
     public int DocStrideOf(QuestionAnsweringParams p) => p.DocStride ?? Math.Min(MaxSeqLenOf(p) / 2, 128);
 
+    /// <inheritdoc/>
     protected override void Validate(QuestionAnsweringParams p)
     {
         if (p.TopK < 1) throw new ArgumentException($"top_k must be >= 1, got {p.TopK}");
@@ -68,9 +73,11 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
             throw new ArgumentException($"doc_stride ({DocStrideOf(p)}) is larger than max_seq_len ({MaxSeqLenOf(p)})");
     }
 
+    /// <inheritdoc/>
     protected override string Describe(QuestionContext input) => input.ToString();
 
-    protected override IReadOnlyList<Encoding> Preprocess(QuestionContext input, int index, QuestionAnsweringParams p)
+    /// <inheritdoc/>
+    protected override IReadOnlyList<BertEncoding> Preprocess(QuestionContext input, int index, QuestionAnsweringParams p)
     {
         if (string.IsNullOrEmpty(input.Question)) throw new ArgumentException($"input {index}: the question is empty");
         if (string.IsNullOrEmpty(input.Context)) throw new ArgumentException($"input {index}: the context is empty");
@@ -88,6 +95,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
         }
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<Row> Forward(ModelInputs inputs, QuestionAnsweringParams parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
@@ -101,6 +109,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
         }).ToList();
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<QaAnswer> Postprocess(QuestionContext input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<Row> rows, QuestionAnsweringParams p)
     {
         var minNullScore = 1000000f;
@@ -161,7 +170,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     private static float[] Softmax(float[] x) => TextClassificationPipeline.Apply(x, ClassificationFunction.Softmax);
 
     /// <summary>HF <c>get_indices</c>: token span → character span in the context, widened to the words (<c>word_to_chars</c>) when aligning.</summary>
-    private static (int Start, int End) GetIndices(Encoding enc, int s, int e, bool alignToWords)
+    private static (int Start, int End) GetIndices(BertEncoding enc, int s, int e, bool alignToWords)
     {
         if (alignToWords && enc.WordIds[s] is int startWord && enc.WordIds[e] is int endWord)
         {
@@ -173,7 +182,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     }
 
     /// <summary><c>word_to_chars(word, sequence_index=1)</c>: from the first to the last context token of that word in this window.</summary>
-    private static (int Start, int End) WordToChars(Encoding enc, int word)
+    private static (int Start, int End) WordToChars(BertEncoding enc, int word)
     {
         int first = -1, last = -1;
         for (int j = 0; j < enc.Length; j++)

@@ -1,10 +1,20 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
 namespace TorchBert.Pipelines;
 
 /// <summary>HF <c>ClassificationFunction</c>: what turns logits into scores.</summary>
-public enum ClassificationFunction { Sigmoid, Softmax, None }
+/// <summary>The function applied to the logits (HF's <c>function_to_apply</c>).</summary>
+public enum ClassificationFunction
+{
+    /// <summary>Independent sigmoid per label (multi-label, or a single logit).</summary>
+    Sigmoid,
+    /// <summary>Softmax over the labels.</summary>
+    Softmax,
+    /// <summary>The raw logits.</summary>
+    None,
+}
 
 /// <summary>One label and its score (HF's <c>{"label": ..., "score": ...}</c>).</summary>
 public sealed record LabelScore(string Label, double Score);
@@ -27,14 +37,17 @@ public class TextClassificationPipeline(BertForSequenceClassification model, Ber
     TextClassificationParams? defaults = null)
     : Pipeline<BertForSequenceClassification, TextPair, TextClassificationParams, float[], IReadOnlyList<LabelScore>>(model, tokenizer, options, defaults ?? new())
 {
+    /// <summary>Loads the model folder or Hub id <paramref name="path"/> and its tokenizer.</summary>
     public static TextClassificationPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForSequenceClassification.FromPretrained, (m, t) => new TextClassificationPipeline(m, t, options));
 
-    public override string Task => "text-classification";
+    /// <inheritdoc/>
+    public override string TaskName => "text-classification";
 
     /// <summary>Several single texts.</summary>
     public IReadOnlyList<IReadOnlyList<LabelScore>> Run(IReadOnlyList<string> texts, TextClassificationParams? parameters = null) =>
         Run(texts.Select(t => new TextPair(t)).ToList(), parameters);
+    /// <inheritdoc/>
     protected override string? HeadName => "sequence-classification head";
 
     /// <summary>HF's default function for this model's config.</summary>
@@ -46,19 +59,23 @@ public class TextClassificationPipeline(BertForSequenceClassification model, Ber
         _ => ClassificationFunction.Softmax,
     };
 
+    /// <inheritdoc/>
     protected override void Validate(TextClassificationParams p)
     {
         if (p.TopK is < 1) throw new ArgumentException($"top_k must be >= 1 (or null for all labels), got {p.TopK}");
     }
 
+    /// <inheritdoc/>
     protected override string Describe(TextPair input) => input.ToString();
 
-    protected override IReadOnlyList<Encoding> Preprocess(TextPair input, int index, TextClassificationParams parameters)
+    /// <inheritdoc/>
+    protected override IReadOnlyList<BertEncoding> Preprocess(TextPair input, int index, TextClassificationParams parameters)
     {
         if (input.Text is null) throw new ArgumentException($"input {index}: text is null");
         return [Encode(input.Text, input.Pair)];
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<float[]> Forward(ModelInputs inputs, TextClassificationParams parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
@@ -66,6 +83,7 @@ public class TextClassificationPipeline(BertForSequenceClassification model, Ber
         return Rows(output.Logits);
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<LabelScore> Postprocess(TextPair input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<float[]> rows, TextClassificationParams parameters)
     {
         var scores = Apply(rows[0], parameters.Function ?? DefaultFunction);

@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
@@ -54,12 +55,16 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
     TokenClassificationParams? defaults = null)
     : Pipeline<BertForTokenClassification, string, TokenClassificationParams, float[][], IReadOnlyList<TokenEntity>>(model, tokenizer, options, defaults ?? new())
 {
+    /// <summary>Loads the model folder or Hub id <paramref name="path"/> and its tokenizer.</summary>
     public static TokenClassificationPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForTokenClassification.FromPretrained, (m, t) => new TokenClassificationPipeline(m, t, options));
 
-    public override string Task => "token-classification";
+    /// <inheritdoc/>
+    public override string TaskName => "token-classification";
+    /// <inheritdoc/>
     protected override string? HeadName => "token-classification head";
 
+    /// <inheritdoc/>
     protected override void Validate(TokenClassificationParams p)
     {
         if (!Enum.IsDefined(p.Aggregation)) throw new ArgumentException($"unknown aggregation strategy {(int)p.Aggregation}");
@@ -72,7 +77,8 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
         }
     }
 
-    protected override IReadOnlyList<Encoding> Preprocess(string text, int index, TokenClassificationParams parameters)
+    /// <inheritdoc/>
+    protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, TokenClassificationParams parameters)
     {
         if (parameters.Stride is int stride)
         {
@@ -85,6 +91,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
         return [Encode(text, truncateByDefault: true)];
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<float[][]> Forward(ModelInputs inputs, TokenClassificationParams parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
@@ -95,6 +102,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
             .Select(j => row.AsSpan(j * labels, labels).ToArray()).ToArray()).ToList();
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<TokenEntity> Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<float[][]> rows, TokenClassificationParams parameters)
     {
         var ignore = parameters.IgnoreLabels ?? ["O"];
@@ -112,7 +120,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
     /// <summary>HF <c>softmax</c> per token (shifted by the max), in float32 as numpy on float32 logits.</summary>
     private static float[] Softmax(float[] logits) => TextClassificationPipeline.Apply(logits, ClassificationFunction.Softmax);
 
-    private List<PreEntity> GatherPreEntities(string sentence, Encoding encoding, float[][] logits)
+    private List<PreEntity> GatherPreEntities(string sentence, BertEncoding encoding, float[][] logits)
     {
         var pre = new List<PreEntity>();
         for (int idx = 0; idx < encoding.Length; idx++)

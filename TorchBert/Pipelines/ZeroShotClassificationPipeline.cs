@@ -1,3 +1,4 @@
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
 
@@ -31,6 +32,7 @@ public sealed record ZeroShotParams
 public class ZeroShotClassificationPipeline
     : Pipeline<BertForSequenceClassification, string, ZeroShotParams, float[], ZeroShotResult>
 {
+    /// <summary>A zero-shot pipeline over an NLI model (its <c>entailment</c> label decides).</summary>
     public ZeroShotClassificationPipeline(BertForSequenceClassification model, BertTokenizer tokenizer, PipelineOptions? options = null, ZeroShotParams? defaults = null)
         : base(model, tokenizer, options, defaults ?? new())
     {
@@ -40,10 +42,13 @@ public class ZeroShotClassificationPipeline
                 $"{model.LoadReport?.Source ?? "the model"}: config label2id ({string.Join(", ", model.Config.Label2Id.Keys)}) has no label starting with 'entail': zero-shot classification needs an NLI model");
     }
 
+    /// <summary>Loads the NLI model folder or Hub id <paramref name="path"/> and its tokenizer.</summary>
     public static ZeroShotClassificationPipeline FromPretrained(string path, PipelineOptions? options = null, PretrainedOptions? modelOptions = null) =>
         PipelineLoading.Load(path, options, modelOptions, BertForSequenceClassification.FromPretrained, (m, t) => new ZeroShotClassificationPipeline(m, t, options));
 
-    public override string Task => "zero-shot-classification";
+    /// <inheritdoc/>
+    public override string TaskName => "zero-shot-classification";
+    /// <inheritdoc/>
     protected override string? HeadName => "sequence-classification head";
 
     /// <summary>HF <c>entailment_id</c>.</summary>
@@ -51,6 +56,7 @@ public class ZeroShotClassificationPipeline
 
     private static string Hypothesis(string template, string label) => template.Replace("{}", label).Replace("{0}", label);
 
+    /// <inheritdoc/>
     protected override void Validate(ZeroShotParams p)
     {
         if (p.CandidateLabels is null || p.CandidateLabels.Count == 0) throw new ArgumentException("at least one candidate label is needed");
@@ -60,7 +66,8 @@ public class ZeroShotClassificationPipeline
             throw new ArgumentException($"the hypothesis template \"{p.HypothesisTemplate}\" has no {{}} where the label should go");
     }
 
-    protected override IReadOnlyList<Encoding> Preprocess(string input, int index, ZeroShotParams p)
+    /// <inheritdoc/>
+    protected override IReadOnlyList<BertEncoding> Preprocess(string input, int index, ZeroShotParams p)
     {
         if (input.Length == 0) throw new ArgumentException($"input {index} is empty");
         return p.CandidateLabels.Select(label =>
@@ -72,6 +79,7 @@ public class ZeroShotClassificationPipeline
         }).ToList();
     }
 
+    /// <inheritdoc/>
     protected override IReadOnlyList<float[]> Forward(ModelInputs inputs, ZeroShotParams parameters)
     {
         var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
@@ -79,6 +87,7 @@ public class ZeroShotClassificationPipeline
         return Rows(output.Logits);
     }
 
+    /// <inheritdoc/>
     protected override ZeroShotResult Postprocess(string input, IReadOnlyList<PipelineChunk> chunks, IReadOnlyList<float[]> rows, ZeroShotParams p)
     {
         var labels = p.CandidateLabels;

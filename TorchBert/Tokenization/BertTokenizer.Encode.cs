@@ -8,11 +8,11 @@ public sealed partial class BertTokenizer
     /// </summary>
     /// <exception cref="TokenizerException">The requested truncation cannot be done (as HF raises).</exception>
     /// <exception cref="ArgumentException">Invalid option values (max_length below what special tokens need, ...).</exception>
-    public Encoding Encode(string text, string? textPair = null, EncodeOptions? options = null)
+    public BertEncoding Encode(string text, string? textPair = null, EncodeOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(text);
         var plan = Plan.From(options ?? EncodeOptions.Default, this, hasPair: textPair is not null);
-        Encoding row = EncodeUnpadded(text, textPair, plan);
+        BertEncoding row = EncodeUnpadded(text, textPair, plan);
         int? target = plan.Padding switch
         {
             PaddingStrategy.Longest => row.Length,
@@ -35,7 +35,7 @@ public sealed partial class BertTokenizer
         if (pairs is not null && pairs.Count != texts.Count)
             throw new ArgumentException($"{pairs.Count} pairs for {texts.Count} texts: give one pair per text", nameof(pairs));
         var plan = Plan.From(options ?? EncodeOptions.Default, this, hasPair: pairs is not null);
-        var rows = new Encoding[texts.Count];
+        var rows = new BertEncoding[texts.Count];
         for (int i = 0; i < texts.Count; i++)
         {
             rows[i] = EncodeUnpadded(texts[i] ?? throw new ArgumentException($"texts[{i}] is null", nameof(texts)),
@@ -55,13 +55,13 @@ public sealed partial class BertTokenizer
         }
         if (!plan.ReturnOverflowing) return new BatchEncoding(rows);
         // HF's fast tokenizer: each input's row, then its windows, as rows of their own.
-        var all = new List<Encoding>(rows.Length);
+        var all = new List<BertEncoding>(rows.Length);
         var mapping = new List<int>(rows.Length);
         for (int i = 0; i < rows.Length; i++)
         {
             all.Add(rows[i]);
             mapping.Add(i);
-            foreach (Encoding window in rows[i].Overflowing)
+            foreach (BertEncoding window in rows[i].Overflowing)
             {
                 all.Add(window);
                 mapping.Add(i);
@@ -107,7 +107,7 @@ public sealed partial class BertTokenizer
             PadToMultipleOf is int m && length % m != 0 ? (length / m + 1) * m : length;
     }
 
-    private Encoding EncodeUnpadded(string text, string? pair, Plan plan)
+    private BertEncoding EncodeUnpadded(string text, string? pair, Plan plan)
     {
         // When truncating, tokenizers >= 0.23.1 stops tokenizing a sequence after the word that reaches max_length
         // tokens (the first sequence only when it may be truncated), then fits both into the budget left by the
@@ -131,7 +131,7 @@ public sealed partial class BertTokenizer
         // sequence, then (A0, Bj) for each further window Bj of the second.
         List<(int Start, int End)> windows1 = Windows(first.Count, max1, plan.Stride, "first");
         List<(int Start, int End)> windows2 = second is null ? [(0, 0)] : Windows(second.Count, max2, plan.Stride, "second");
-        var overflowing = new List<Encoding>(windows1.Count * windows2.Count - 1);
+        var overflowing = new List<BertEncoding>(windows1.Count * windows2.Count - 1);
         for (int i = 1; i < windows1.Count; i++)
         {
             foreach (var w2 in windows2) overflowing.Add(Build(first, windows1[i], second, w2));
@@ -139,14 +139,14 @@ public sealed partial class BertTokenizer
         for (int j = 1; j < windows2.Count; j++) overflowing.Add(Build(first, windows1[0], second, windows2[j]));
         return Build(first, windows1[0], second, windows2[0], overflowing);
 
-        Encoding Build(List<Piece> a, (int Start, int End) wa, List<Piece>? b, (int Start, int End) wb,
-            IReadOnlyList<Encoding>? overflow = null) =>
+        BertEncoding Build(List<Piece> a, (int Start, int End) wa, List<Piece>? b, (int Start, int End) wb,
+            IReadOnlyList<BertEncoding>? overflow = null) =>
             BuildRow(a, wa, b, wb, plan.AddSpecialTokens, overflow);
     }
 
     /// <summary>[CLS] A[wa] [SEP] (B[wb] [SEP]) with ids, types, mask, special mask, tokens, offsets, words, ranges.</summary>
-    private Encoding BuildRow(List<Piece> first, (int Start, int End) w1, List<Piece>? second, (int Start, int End) w2,
-        bool addSpecialTokens, IReadOnlyList<Encoding>? overflowing)
+    private BertEncoding BuildRow(List<Piece> first, (int Start, int End) w1, List<Piece>? second, (int Start, int End) w2,
+        bool addSpecialTokens, IReadOnlyList<BertEncoding>? overflowing)
     {
         int n1 = w1.End - w1.Start, n2 = second is null ? 0 : w2.End - w2.Start;
         int n = n1 + n2 + (addSpecialTokens ? (second is null ? 2 : 3) : 0);
@@ -185,8 +185,8 @@ public sealed partial class BertTokenizer
             end1 = k;
             if (addSpecialTokens) AddSpecial(SepTokenId, Options.SepToken, 1);
         }
-        return new Encoding(ids, types, mask, special, tokens, offsets, words,
-            new Encoding.SequenceRanges(start0, end0, start1, end1), overflowing);
+        return new BertEncoding(ids, types, mask, special, tokens, offsets, words,
+            new BertEncoding.SequenceRanges(start0, end0, start1, end1), overflowing);
     }
 
     /// <summary>
@@ -258,19 +258,19 @@ public sealed partial class BertTokenizer
     }
 
     /// <summary>tokenizers' Encoding.pad: the windows first, then the row (right side; never shortens).</summary>
-    private Encoding PadWithOverflowing(Encoding row, int length)
+    private BertEncoding PadWithOverflowing(BertEncoding row, int length)
     {
-        IReadOnlyList<Encoding> overflowing = row.Overflowing;
+        IReadOnlyList<BertEncoding> overflowing = row.Overflowing;
         if (overflowing.Count > 0)
         {
-            var padded = new Encoding[overflowing.Count];
+            var padded = new BertEncoding[overflowing.Count];
             for (int i = 0; i < padded.Length; i++) padded[i] = Pad(overflowing[i], length, null);
             overflowing = padded;
         }
         return Pad(row, length, overflowing);
     }
 
-    private Encoding Pad(Encoding row, int length, IReadOnlyList<Encoding>? overflowing)
+    private BertEncoding Pad(BertEncoding row, int length, IReadOnlyList<BertEncoding>? overflowing)
     {
         if (row.Length >= length)
             return ReferenceEquals(overflowing, row.Overflowing) || overflowing is null ? row : WithOverflowing(row, overflowing);
@@ -291,11 +291,11 @@ public sealed partial class BertTokenizer
         if (row.Words is int[] w) w.CopyTo(words, 0);
         else Array.Fill(words, -1, 0, n);
         Array.Fill(words, -1, n, length - n);
-        return new Encoding(Extend(row.InputIds, PadTokenId), Extend(row.TokenTypeIds, 0), Extend(row.AttentionMask, 0),
+        return new BertEncoding(Extend(row.InputIds, PadTokenId), Extend(row.TokenTypeIds, 0), Extend(row.AttentionMask, 0),
             Extend(row.SpecialTokensMask, 1), tokens, offsets, words, row.Ranges, overflowing);
     }
 
-    private static Encoding WithOverflowing(Encoding row, IReadOnlyList<Encoding> overflowing) =>
+    private static BertEncoding WithOverflowing(BertEncoding row, IReadOnlyList<BertEncoding> overflowing) =>
         new(row.InputIds, row.TokenTypeIds, row.AttentionMask, row.SpecialTokensMask, row.Tokens, row.Offsets,
             row.Words, row.Ranges, overflowing);
 }

@@ -59,7 +59,7 @@ public sealed record EncodeOptions
     public int? PadToMultipleOf { get; init; }
 
     /// <summary>
-    /// HF <c>stride</c>: when truncating, each window of <see cref="Encoding.Overflowing"/> starts
+    /// HF <c>stride</c>: when truncating, each window of <see cref="BertEncoding.Overflowing"/> starts
     /// <c>window length − Stride</c> tokens after the previous one, so consecutive windows share
     /// <see cref="Stride"/> tokens of the truncated sequence. Like <c>tokenizers</c>: it must be at most
     /// <c>MaxLength − 2</c>, and smaller than the length a truncated sequence is cut to (an error otherwise).
@@ -69,7 +69,7 @@ public sealed record EncodeOptions
 
     /// <summary>
     /// HF <c>return_overflowing_tokens</c>: keep what truncation cut off as extra windows
-    /// (<see cref="Encoding.Overflowing"/>; in a batch, as extra rows with <see cref="BatchEncoding.OverflowToSampleMapping"/>),
+    /// (<see cref="BertEncoding.Overflowing"/>; in a batch, as extra rows with <see cref="BatchEncoding.OverflowToSampleMapping"/>),
     /// in <c>tokenizers</c>' order. The windows cover the whole input, as <c>tokenizers</c> up to 0.22 (and its
     /// pending fix, huggingface/tokenizers#2098) build them; see <see cref="OverflowStopsAtMaxLength"/>.
     /// </summary>

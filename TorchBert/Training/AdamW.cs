@@ -25,6 +25,7 @@ public sealed class AdamW : IDisposable
 
     private readonly Dictionary<string, State> _state = new(StringComparer.Ordinal);
 
+    /// <summary>AdamW (decoupled weight decay, bias correction) over <paramref name="groups"/>, as torch.optim.AdamW.</summary>
     public AdamW(IReadOnlyList<ParameterGroup> groups, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
     {
         Groups = groups;
@@ -38,11 +39,15 @@ public sealed class AdamW : IDisposable
                 if (!names.Add(name)) throw new ArgumentException($"parameter '{name}' appears in more than one group");
     }
 
+    /// <summary>The parameter groups (weight decay per group).</summary>
     public IReadOnlyList<ParameterGroup> Groups { get; }
     /// <summary>The learning rate of the next step (the scheduler sets it).</summary>
     public double Lr { get; set; }
+    /// <summary>Decay rate of the first moment.</summary>
     public double Beta1 { get; }
+    /// <summary>Decay rate of the second moment.</summary>
     public double Beta2 { get; }
+    /// <summary>Term added to the denominator for stability.</summary>
     public double Eps { get; }
 
     /// <summary>
@@ -154,5 +159,6 @@ public sealed class AdamW : IDisposable
         _state.Clear();
     }
 
+    /// <summary>Releases the moment buffers.</summary>
     public void Dispose() => ClearState();
 }

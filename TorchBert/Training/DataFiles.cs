@@ -5,13 +5,15 @@ using System.Text.Json.Nodes;
 namespace TorchBert.Training;
 
 /// <summary>A data file that cannot be used: the message names the file, the line and the value.</summary>
-public sealed class DataFileException(string message) : Exception(message);
+public sealed class DataFileException(string message) : TorchBertException(message);
 
 /// <summary>One record of a CSV or JSONL file: its fields by column name and the line it starts on.</summary>
 public sealed record DataRecord(IReadOnlyDictionary<string, JsonNode?> Fields, int Line, string File)
 {
+    /// <summary>"file:line", for error messages.</summary>
     public string Where => $"{File}:{Line}";
 
+    /// <summary>True when the record has a non-null value for <paramref name="column"/>.</summary>
     public bool Has(string column) => Fields.TryGetValue(column, out var v) && v is not null;
 
     /// <summary>The column as text (numbers as written); an error naming file and line when missing.</summary>
@@ -62,6 +64,7 @@ public static class DataFiles
         return records;
     }
 
+    /// <summary>Reads a JSON Lines file (one object per line); errors name the file and line.</summary>
     public static List<DataRecord> ReadJsonLines(string path)
     {
         var result = new List<DataRecord>();
@@ -79,6 +82,7 @@ public static class DataFiles
         return result;
     }
 
+    /// <summary>Reads a CSV/TSV file with a header row (RFC 4180 quoting); errors name the file and line.</summary>
     public static List<DataRecord> ReadCsv(string path, char separator = ',')
     {
         var text = File.ReadAllText(path);

@@ -9,19 +9,27 @@ namespace TorchBert.Training;
 /// </summary>
 public sealed record Feature
 {
+    /// <summary>Token ids.</summary>
     public required long[] InputIds { get; init; }
+    /// <summary>1/0 attention mask (all ones when null).</summary>
     public long[]? AttentionMask { get; init; }
+    /// <summary>Segment ids (all zeros when null).</summary>
     public long[]? TokenTypeIds { get; init; }
     /// <summary>1 on [CLS]/[SEP] (HF <c>special_tokens_mask</c>): never masked by the MLM collator.</summary>
     public long[]? SpecialTokensMask { get; init; }
+    /// <summary>Class id (sequence classification).</summary>
     public long? Label { get; init; }
+    /// <summary>Per-token labels, -100 = ignored (token classification, masked LM).</summary>
     public long[]? Labels { get; init; }
+    /// <summary>Answer start token (question answering).</summary>
     public long? StartPosition { get; init; }
+    /// <summary>Answer end token (question answering).</summary>
     public long? EndPosition { get; init; }
     /// <summary>Index of the example this feature was cut from (QA windows, token classification sentences).</summary>
     public int ExampleIndex { get; init; }
     /// <summary>QA: per token, its [start, end) in the context (UTF-16), null outside the context.</summary>
     public (int Start, int End)?[]? ContextOffsets { get; init; }
+    /// <summary>Where the row came from ("file:line").</summary>
     public string Source { get; init; } = "";
 }
 
@@ -31,16 +39,24 @@ public sealed record Feature
 /// </summary>
 public sealed class TrainingBatch : IDisposable
 {
+    /// <summary>(B, T) token ids.</summary>
     public required Tensor InputIds { get; init; }
+    /// <summary>(B, T) attention mask.</summary>
     public required Tensor AttentionMask { get; init; }
+    /// <summary>(B, T) token type ids.</summary>
     public required Tensor TokenTypeIds { get; init; }
     /// <summary>(B) class ids or (B, T) token labels (-100 = ignored).</summary>
     public Tensor? Labels { get; init; }
+    /// <summary>(B) answer starts (question answering).</summary>
     public Tensor? StartPositions { get; init; }
+    /// <summary>(B) answer ends (question answering).</summary>
     public Tensor? EndPositions { get; init; }
+    /// <summary>The features collated into this batch.</summary>
     public required IReadOnlyList<Feature> Features { get; init; }
+    /// <summary>Number of rows.</summary>
     public int Count => Features.Count;
 
+    /// <summary>Disposes the batch's tensors.</summary>
     public void Dispose()
     {
         InputIds.Dispose();

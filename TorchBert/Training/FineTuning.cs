@@ -1,7 +1,7 @@
 using TorchBert.Checkpoints;
 using TorchBert.Configuration;
+using TorchBert.Loading;
 using TorchBert.Modeling;
-using TorchBert.Pipelines;
 using TorchBert.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -9,12 +9,24 @@ using static TorchSharp.torch;
 namespace TorchBert.Training;
 
 /// <summary>The four tasks of <c>torchbert train</c>, named as HF's pipelines.</summary>
-public enum FineTuningTask { TextClassification, TokenClassification, QuestionAnswering, FillMask }
+/// <summary>The tasks <c>torchbert train</c> fine-tunes, as HF's run_* example scripts.</summary>
+public enum FineTuningTask
+{
+    /// <summary>Sequence classification (run_glue).</summary>
+    TextClassification,
+    /// <summary>Per-token tagging such as NER (run_ner).</summary>
+    TokenClassification,
+    /// <summary>Extractive question answering (run_qa).</summary>
+    QuestionAnswering,
+    /// <summary>Masked-language-model training (run_mlm).</summary>
+    FillMask,
+}
 
 /// <summary>What <see cref="FineTuning.Prepare"/> needs besides the training arguments.</summary>
 public sealed record FineTuneOptions
 {
-    public required FineTuningTask Task { get; init; }
+    /// <summary>The task.</summary>
+    public required FineTuningTask TaskKind { get; init; }
     /// <summary>Model folder (a base checkpoint gets a new head) or a fine-tuned one.</summary>
     public required string Model { get; init; }
     /// <summary>
@@ -22,10 +34,13 @@ public sealed record FineTuneOptions
     /// scratch, or a throughput benchmark); the tokenizer still comes from <see cref="Model"/>.
     /// </summary>
     public string? ConfigFile { get; init; }
+    /// <summary>The training data file (CSV, TSV, JSON Lines; CoNLL for token classification; SQuAD JSON for QA).</summary>
     public required string TrainFile { get; init; }
+    /// <summary>Optional evaluation data file.</summary>
     public string? EvalFile { get; init; }
     /// <summary>QA windows overlap by this many tokens (HF run_qa <c>doc_stride</c>).</summary>
     public int DocStride { get; init; } = 128;
+    /// <summary>Training device (the default device when null).</summary>
     public Device? Device { get; init; }
 }
 
@@ -40,12 +55,16 @@ public sealed class FineTuningRun : IDisposable
         Labels = labels;
     }
 
+    /// <summary>The model being trained.</summary>
     public BertPreTrainedModel Model { get; }
+    /// <summary>Its tokenizer.</summary>
     public BertTokenizer Tokenizer { get; }
+    /// <summary>The trainer.</summary>
     public Trainer Trainer { get; }
     /// <summary>The class / tag names (id order), for classification tasks.</summary>
     public IReadOnlyList<string>? Labels { get; }
 
+    /// <summary>Disposes the trainer and the model.</summary>
     public void Dispose()
     {
         Trainer.Dispose();
@@ -60,6 +79,7 @@ public sealed class FineTuningRun : IDisposable
 /// </summary>
 public static class FineTuning
 {
+    /// <summary>Parses a task name (text-classification, token-classification, question-answering, fill-mask).</summary>
     public static FineTuningTask ParseTask(string name) => name switch
     {
         "text-classification" or "sequence-classification" => FineTuningTask.TextClassification,
@@ -69,6 +89,7 @@ public static class FineTuning
         _ => throw new ArgumentException($"task '{name}' is not supported (text-classification, token-classification, question-answering, fill-mask)"),
     };
 
+    /// <summary>The name of <paramref name="t"/> as <see cref="ParseTask"/> reads it.</summary>
     public static string TaskName(FineTuningTask t) => t switch
     {
         FineTuningTask.TextClassification => "text-classification",
@@ -92,17 +113,17 @@ public static class FineTuning
     {
         args.Validate();
         NativeRuntime.EnsureLoaded();
-        if (options.ConfigFile is not null && options.Task != FineTuningTask.TextClassification)
-            throw new ArgumentException($"a model from --config (random weights) is supported for text-classification, not {TaskName(options.Task)}");
+        if (options.ConfigFile is not null && options.TaskKind != FineTuningTask.TextClassification)
+            throw new ArgumentException($"a model from --config (random weights) is supported for text-classification, not {TaskName(options.TaskKind)}");
         Trainer.SetSeed(args.Seed);
         var tokenizer = TokenizerLoader.ForModel(options.Model);
         BertConfig checkpointConfig;
-        using (var source = ModelSource.Open(options.Model)) checkpointConfig = source.Config;
+        using (var source = ModelLocator.Open(options.Model)) checkpointConfig = source.Config;
         var pretrained = new PretrainedOptions { Device = options.Device };
         BertPreTrainedModel? model = null;
         try
         {
-            switch (options.Task)
+            switch (options.TaskKind)
             {
                 case FineTuningTask.TextClassification:
                 {
@@ -188,7 +209,7 @@ public static class FineTuning
         NativeRuntime.EnsureLoaded();
         var tokenizer = TokenizerLoader.ForModel(modelPath);
         BertConfig config;
-        using (var source = ModelSource.Open(modelPath)) config = source.Config;
+        using (var source = ModelLocator.Open(modelPath)) config = source.Config;
         var t = task ?? TaskOf(config, modelPath);
         var pretrained = new PretrainedOptions { Device = device };
         switch (t)

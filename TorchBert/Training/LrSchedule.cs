@@ -6,6 +6,7 @@ namespace TorchBert.Training;
 /// </summary>
 public sealed class LrSchedule
 {
+    /// <summary>HF's <c>get_scheduler</c>: <paramref name="type"/> over <paramref name="numTrainingSteps"/> with <paramref name="numWarmupSteps"/> of warmup from 0 to <paramref name="baseLr"/>.</summary>
     public LrSchedule(SchedulerType type, double baseLr, int numWarmupSteps, int numTrainingSteps)
     {
         if (numWarmupSteps < 0) throw new ArgumentException($"num_warmup_steps must be >= 0, got {numWarmupSteps}");
@@ -16,9 +17,13 @@ public sealed class LrSchedule
         NumTrainingSteps = numTrainingSteps;
     }
 
+    /// <summary>The schedule's shape.</summary>
     public SchedulerType Type { get; }
+    /// <summary>The peak learning rate.</summary>
     public double BaseLr { get; }
+    /// <summary>Steps of linear warmup from 0.</summary>
     public int NumWarmupSteps { get; }
+    /// <summary>Total optimizer steps.</summary>
     public int NumTrainingSteps { get; }
 
     /// <summary>PyTorch <c>last_epoch</c>: scheduler steps taken.</summary>

@@ -178,8 +178,10 @@ public static partial class SquadMetrics
         return words.ToArray();
     }
 
+    /// <summary>SQuAD exact match after the script's answer normalization.</summary>
     public static bool ExactMatch(string prediction, string groundTruth) => NormalizeAnswer(prediction) == NormalizeAnswer(groundTruth);
 
+    /// <summary>SQuAD token-level F1 after the script's answer normalization.</summary>
     public static double F1(string prediction, string groundTruth)
     {
         var p = Split(NormalizeAnswer(prediction));

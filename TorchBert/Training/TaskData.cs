@@ -8,6 +8,7 @@ namespace TorchBert.Training;
 /// <summary>Labels as HF's scripts list them: sorted unique values (numerically when all are integers).</summary>
 public static class LabelList
 {
+    /// <summary>The sorted distinct labels of <paramref name="values"/> (HF's label list order).</summary>
     public static List<string> FromValues(IEnumerable<string> values)
     {
         var unique = values.Distinct(StringComparer.Ordinal).ToList();
@@ -28,11 +29,13 @@ public static class LabelList
 /// </summary>
 public static class TextClassificationData
 {
+    /// <summary>Reads a CSV, TSV or JSON Lines file.</summary>
     public static List<DataRecord> Read(string path) => DataFiles.ReadTable(path);
 
     /// <summary>The <c>label</c> values of the records, as <see cref="LabelList"/> orders them.</summary>
     public static List<string> Labels(IReadOnlyList<DataRecord> records) => LabelList.FromValues(records.Select(r => r.Text("label")));
 
+    /// <summary>Tokenizes the records (text or text pair) with labels mapped through <paramref name="label2Id"/>.</summary>
     public static List<Feature> Features(IReadOnlyList<DataRecord> records, BertTokenizer tokenizer, IReadOnlyDictionary<string, int> label2Id, int maxLength)
     {
         var options = new EncodeOptions { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst };
@@ -73,6 +76,7 @@ public sealed record TaggedSentence(IReadOnlyList<string> Words, IReadOnlyList<s
 /// </summary>
 public static class TokenClassificationData
 {
+    /// <summary>Reads CoNLL-style (token and tag per line) or JSON Lines (tokens, tags) sentences.</summary>
     public static List<TaggedSentence> Read(string path)
     {
         if (!File.Exists(path)) throw new DataFileException($"{path}: file not found");
@@ -123,12 +127,13 @@ public static class TokenClassificationData
         return result;
     }
 
+    /// <summary>The label list of tagged sentences.</summary>
     public static List<string> Labels(IEnumerable<TaggedSentence> sentences) => LabelList.FromValues(sentences.SelectMany(s => s.Tags));
 
     /// <summary>
     /// HF's <c>tokenizer(words, is_split_into_words=True, truncation=True, max_length)</c>: each word tokenized on its
     /// own, <c>[CLS] ... [SEP]</c>, truncated at the end; labels aligned as described on the class.
-    /// <see cref="Feature.ExampleIndex"/> is the sentence index; <see cref="WordStarts"/> gives the first token of each word.
+    /// <see cref="Feature.ExampleIndex"/> is the sentence index; <c>WordStarts</c> gives the first token of each word.
     /// </summary>
     public static List<Feature> Features(IReadOnlyList<TaggedSentence> sentences, BertTokenizer tokenizer, IReadOnlyDictionary<string, int> label2Id, int maxLength)
     {
@@ -171,6 +176,7 @@ public sealed record SquadExample(string Id, string Question, string Context, IR
 /// </summary>
 public static class QuestionAnsweringData
 {
+    /// <summary>Reads a SQuAD-format JSON file (or JSON Lines with context/question/answers).</summary>
     public static List<SquadExample> Read(string path)
     {
         if (!File.Exists(path)) throw new DataFileException($"{path}: file not found");
@@ -300,6 +306,7 @@ public static class QuestionAnsweringData
 /// <summary>Plain text for masked-LM training (HF run_mlm <c>--line_by_line</c>): each non-empty line one sequence.</summary>
 public static class MaskedLMData
 {
+    /// <summary>Tokenizes a fill-mask text file into rows of at most <paramref name="maxLength"/> tokens.</summary>
     public static List<Feature> Features(string path, BertTokenizer tokenizer, int maxLength)
     {
         if (!File.Exists(path)) throw new DataFileException($"{path}: file not found");

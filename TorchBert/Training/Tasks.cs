@@ -7,10 +7,12 @@ namespace TorchBert.Training;
 /// <summary>Text classification (HF run_glue): cross-entropy on <see cref="BertForSequenceClassification"/>; accuracy and macro-F1.</summary>
 public sealed class SequenceClassificationTask(BertForSequenceClassification model, BertTokenizer? tokenizer) : TrainingTask(model, tokenizer)
 {
+    /// <inheritdoc/>
     public override Tensor ComputeLoss(TrainingBatch batch) =>
         model.forward(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds, labels: batch.Labels).Loss
         ?? throw new InvalidOperationException("the model returned no loss: the batch has no labels");
 
+    /// <inheritdoc/>
     public override TaskEvaluator CreateEvaluator(IReadOnlyList<Feature> features) => new Evaluator(model);
 
     /// <summary>The predicted class of each row of a batch (argmax of the logits).</summary>
@@ -39,10 +41,12 @@ public sealed class SequenceClassificationTask(BertForSequenceClassification mod
 /// <summary>Token classification (HF run_ner): per-token cross-entropy (-100 ignored); seqeval precision/recall/F1/accuracy over words.</summary>
 public sealed class TokenClassificationTask(BertForTokenClassification model, BertTokenizer? tokenizer) : TrainingTask(model, tokenizer)
 {
+    /// <inheritdoc/>
     public override Tensor ComputeLoss(TrainingBatch batch) =>
         model.forward(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds, labels: batch.Labels).Loss
         ?? throw new InvalidOperationException("the model returned no loss: the batch has no labels");
 
+    /// <inheritdoc/>
     public override TaskEvaluator CreateEvaluator(IReadOnlyList<Feature> features) => new Evaluator(model);
 
     private sealed class Evaluator(BertForTokenClassification model) : TaskEvaluator
@@ -93,13 +97,17 @@ public sealed class QuestionAnsweringTask(BertForQuestionAnswering model, BertTo
 
     /// <summary>The examples the evaluation features were cut from (their contexts and answers).</summary>
     public IReadOnlyList<SquadExample> EvalExamples => _examples;
+    /// <summary>Candidate starts/ends considered per window (HF's <c>n_best_size</c>).</summary>
     public int NBestSize { get; init; } = 20;
+    /// <summary>Longest answer considered, in tokens (HF's <c>max_answer_length</c>).</summary>
     public int MaxAnswerLength { get; init; } = 30;
 
+    /// <inheritdoc/>
     public override Tensor ComputeLoss(TrainingBatch batch) =>
         _model.forward(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds, startPositions: batch.StartPositions, endPositions: batch.EndPositions).Loss
         ?? throw new InvalidOperationException("the model returned no loss: the batch has no answer positions");
 
+    /// <inheritdoc/>
     public override TaskEvaluator CreateEvaluator(IReadOnlyList<Feature> features) => new Evaluator(this);
 
     private sealed class Evaluator(QuestionAnsweringTask task) : TaskEvaluator
@@ -149,13 +157,16 @@ public sealed class QuestionAnsweringTask(BertForQuestionAnswering model, BertTo
 /// <summary>Masked-LM training (HF run_mlm): the MLM collator's masking, cross-entropy on the masked positions; perplexity.</summary>
 public sealed class MaskedLMTask(BertForMaskedLM model, BertTokenizer tokenizer, double mlmProbability = 0.15) : TrainingTask(model, tokenizer)
 {
+    /// <inheritdoc/>
     public override TrainingBatch Collate(IReadOnlyList<Feature> features, Generator generator) =>
         DataCollator.MaskTokens(features, Tokenizer!.PadTokenId, Tokenizer.MaskTokenId, model.Config.VocabSize, generator, model.Device, mlmProbability);
 
+    /// <inheritdoc/>
     public override Tensor ComputeLoss(TrainingBatch batch) =>
         model.forward(batch.InputIds, batch.AttentionMask, batch.TokenTypeIds, labels: batch.Labels).Loss
         ?? throw new InvalidOperationException("the model returned no loss");
 
+    /// <inheritdoc/>
     public override TaskEvaluator CreateEvaluator(IReadOnlyList<Feature> features) => new Evaluator(model);
 
     private sealed class Evaluator(BertForMaskedLM model) : TaskEvaluator

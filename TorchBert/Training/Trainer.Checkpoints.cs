@@ -26,7 +26,7 @@ public sealed partial class Trainer
     public void SaveModel(string dir)
     {
         Model.SavePretrained(dir);
-        Task.Tokenizer?.SavePretrained(dir);
+        TrainingTask.Tokenizer?.SavePretrained(dir);
     }
 
     /// <summary>

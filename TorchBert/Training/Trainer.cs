@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace TorchBert.Training;
 
 /// <summary>Training stopped because the loss (or the gradient norm) stopped being finite.</summary>
-public sealed class TrainingDivergedException(string message) : Exception(message);
+public sealed class TrainingDivergedException(string message) : TorchBertException(message);
 
 /// <summary>What the trainer reports after each optimizer step (for progress bars).</summary>
 public sealed record TrainerProgress(int GlobalStep, int MaxSteps, double Epoch, double Loss, double LearningRate,
@@ -32,10 +32,11 @@ public sealed partial class Trainer : IDisposable
     private LrSchedule? _schedule;
     private StreamWriter? _log;
 
+    /// <summary>A trainer for <paramref name="task"/> on <paramref name="trainFeatures"/>, evaluating on <paramref name="evalFeatures"/> when given.</summary>
     public Trainer(TrainingArguments args, TrainingTask task, IReadOnlyList<Feature> trainFeatures, IReadOnlyList<Feature>? evalFeatures = null)
     {
         Args = args.Validate();
-        Task = task;
+        TrainingTask = task;
         TrainFeatures = trainFeatures;
         EvalFeatures = evalFeatures;
         if (trainFeatures.Count == 0) throw new ArgumentException("the training set is empty");
@@ -45,21 +46,30 @@ public sealed partial class Trainer : IDisposable
             throw new NotSupportedException($"{(args.Bf16 ? "bf16" : "fp16")} mixed precision needs autocast, which TorchSharp 0.107 does not expose; train in float32");
     }
 
+    /// <summary>The training arguments.</summary>
     public TrainingArguments Args { get; }
-    public TrainingTask Task { get; }
+    /// <summary>The task (model, loss, metrics).</summary>
+    public TrainingTask TrainingTask { get; }
+    /// <summary>The training rows.</summary>
     public IReadOnlyList<Feature> TrainFeatures { get; }
+    /// <summary>The evaluation rows, if any.</summary>
     public IReadOnlyList<Feature>? EvalFeatures { get; }
-    public BertPreTrainedModel Model => Task.Model;
+    /// <summary>The model being trained.</summary>
+    public BertPreTrainedModel Model => TrainingTask.Model;
 
     /// <summary>HF <c>state.global_step</c>.</summary>
     public int GlobalStep { get; private set; }
     /// <summary>HF <c>state.epoch</c> (fractional).</summary>
     public double Epoch { get; private set; }
+    /// <summary>Best value of <c>metric_for_best_model</c> so far.</summary>
     public double? BestMetric { get; private set; }
+    /// <summary>Folder of the checkpoint with <see cref="BestMetric"/>.</summary>
     public string? BestModelCheckpoint { get; private set; }
     /// <summary>HF <c>state.log_history</c>: the entries also written to <c>training_log.jsonl</c>.</summary>
     public IReadOnlyList<JsonObject> LogHistory => _logHistory;
+    /// <summary>The optimizer, once training started.</summary>
     public AdamW? Optimizer => _optimizer;
+    /// <summary>The learning-rate schedule, once training started.</summary>
     public LrSchedule? Schedule => _schedule;
 
     /// <summary>Called after each optimizer step.</summary>
@@ -141,8 +151,8 @@ public sealed partial class Trainer : IDisposable
                     {
                         var features = order.Skip(b * Args.PerDeviceTrainBatchSize).Take(Args.PerDeviceTrainBatchSize).Select(i => TrainFeatures[(int)i]).ToList();
                         using var generator = new Generator((ulong)BatchSeed(epoch, b));
-                        using var batch = Task.Collate(features, generator);
-                        var loss = Task.ComputeLoss(batch);
+                        using var batch = TrainingTask.Collate(features, generator);
+                        var loss = TrainingTask.ComputeLoss(batch);
                         if (groupSize > 1) loss = loss / groupSize;
                         stepLoss = loss.to(ScalarType.Float64).item<double>();
                         if (!double.IsFinite(stepLoss)) throw Diverged("loss", stepLoss, epoch, b);
@@ -214,7 +224,7 @@ public sealed partial class Trainer : IDisposable
     {
         features ??= EvalFeatures ?? throw new ArgumentException("no evaluation data");
         if (features.Count == 0) throw new ArgumentException("the evaluation set is empty");
-        return Evaluation.Run(Task, features, Args.PerDeviceEvalBatchSize, Args.Seed);
+        return Evaluation.Run(TrainingTask, features, Args.PerDeviceEvalBatchSize, Args.Seed);
     }
 
     private Dictionary<string, double> EvaluateAndLog()
@@ -288,6 +298,7 @@ public sealed partial class Trainer : IDisposable
 
     private long BatchSeed(int epoch, int batch) => unchecked((long)((ulong)Args.Seed * 1_000_003UL + (ulong)epoch * 65_537UL + (ulong)batch) & long.MaxValue);
 
+    /// <summary>Disposes the optimizer state.</summary>
     public void Dispose()
     {
         _optimizer?.Dispose();

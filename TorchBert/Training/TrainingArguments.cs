@@ -4,10 +4,30 @@ using System.Text.Json.Serialization;
 namespace TorchBert.Training;
 
 /// <summary>HF <c>IntervalStrategy</c> / <c>SaveStrategy</c>: when to evaluate or save.</summary>
-public enum IntervalStrategy { No, Steps, Epoch }
+/// <summary>When to evaluate or save (HF's <c>IntervalStrategy</c>).</summary>
+public enum IntervalStrategy
+{
+    /// <summary>Never.</summary>
+    No,
+    /// <summary>Every N steps.</summary>
+    Steps,
+    /// <summary>At the end of every epoch.</summary>
+    Epoch,
+}
 
 /// <summary>HF <c>SchedulerType</c> (the four schedules <c>get_scheduler</c> builds for BERT fine-tuning).</summary>
-public enum SchedulerType { Linear, Cosine, Constant, ConstantWithWarmup }
+/// <summary>Learning-rate schedules (HF's <c>lr_scheduler_type</c>).</summary>
+public enum SchedulerType
+{
+    /// <summary>Linear warmup, then linear decay to 0.</summary>
+    Linear,
+    /// <summary>Linear warmup, then half-cosine decay to 0.</summary>
+    Cosine,
+    /// <summary>Constant rate, no warmup.</summary>
+    Constant,
+    /// <summary>Linear warmup, then constant.</summary>
+    ConstantWithWarmup,
+}
 
 /// <summary>
 /// Port of HF <c>TrainingArguments</c>: the same names (PascalCase here, snake_case in <c>training_args.json</c>) and
@@ -16,44 +36,64 @@ public enum SchedulerType { Linear, Cosine, Constant, ConstantWithWarmup }
 /// </summary>
 public sealed record TrainingArguments
 {
+    /// <summary><c>output_dir</c>: where checkpoints and the final model go.</summary>
     public required string OutputDir { get; init; }
+    /// <summary><c>learning_rate</c>: the peak learning rate.</summary>
     public double LearningRate { get; init; } = 5e-5;
+    /// <summary><c>num_train_epochs</c>: epochs to train (may be fractional).</summary>
     public double NumTrainEpochs { get; init; } = 3;
     /// <summary>When &gt; 0, the total number of optimizer steps (overrides <see cref="NumTrainEpochs"/>).</summary>
     public int MaxSteps { get; init; } = -1;
+    /// <summary><c>per_device_train_batch_size</c>.</summary>
     public int PerDeviceTrainBatchSize { get; init; } = 8;
+    /// <summary><c>per_device_eval_batch_size</c>.</summary>
     public int PerDeviceEvalBatchSize { get; init; } = 8;
+    /// <summary><c>gradient_accumulation_steps</c>: batches per optimizer step.</summary>
     public int GradientAccumulationSteps { get; init; } = 1;
+    /// <summary><c>weight_decay</c>: AdamW decay (not applied to biases and LayerNorm weights).</summary>
     public double WeightDecay { get; init; }
+    /// <summary><c>adam_beta1</c>.</summary>
     public double AdamBeta1 { get; init; } = 0.9;
+    /// <summary><c>adam_beta2</c>.</summary>
     public double AdamBeta2 { get; init; } = 0.999;
+    /// <summary><c>adam_epsilon</c>.</summary>
     public double AdamEpsilon { get; init; } = 1e-8;
     /// <summary>Gradient clipping (total L2 norm); 0 or less: no clipping.</summary>
     public double MaxGradNorm { get; init; } = 1.0;
     /// <summary>Warmup steps; when &gt; 0 it wins over <see cref="WarmupRatio"/>.</summary>
     public int WarmupSteps { get; init; }
+    /// <summary><c>warmup_ratio</c>: fraction of the steps spent warming up (when warmup steps are not given).</summary>
     public double WarmupRatio { get; init; }
+    /// <summary><c>lr_scheduler_type</c>.</summary>
     public SchedulerType LrSchedulerType { get; init; } = SchedulerType.Linear;
+    /// <summary><c>seed</c>: seeds initialisation, dropout and shuffling.</summary>
     public int Seed { get; init; } = 42;
+    /// <summary><c>eval_strategy</c>: when to evaluate.</summary>
     public IntervalStrategy EvalStrategy { get; init; } = IntervalStrategy.No;
     /// <summary>null = <see cref="LoggingSteps"/> (HF).</summary>
     public int? EvalSteps { get; init; }
+    /// <summary><c>save_strategy</c>: when to save checkpoints.</summary>
     public IntervalStrategy SaveStrategy { get; init; } = IntervalStrategy.Steps;
+    /// <summary><c>save_steps</c>.</summary>
     public int SaveSteps { get; init; } = 500;
     /// <summary>Keep at most this many checkpoint-N folders (the best one is never deleted); null = all.</summary>
     public int? SaveTotalLimit { get; init; }
+    /// <summary><c>load_best_model_at_end</c>.</summary>
     public bool LoadBestModelAtEnd { get; init; }
     /// <summary>Metric name with or without the <c>eval_</c> prefix; null = "loss" when <see cref="LoadBestModelAtEnd"/>.</summary>
     public string? MetricForBestModel { get; init; }
     /// <summary>null = true unless the metric is a loss (HF).</summary>
     public bool? GreaterIsBetter { get; init; }
+    /// <summary><c>logging_steps</c>.</summary>
     public int LoggingSteps { get; init; } = 500;
     /// <summary>Mixed precision via autocast (CUDA only).</summary>
     public bool Bf16 { get; init; }
+    /// <summary><c>fp16</c>: mixed precision (CUDA only).</summary>
     public bool Fp16 { get; init; }
     /// <summary>Maximum tokens per sequence for the data readers (HF scripts' <c>max_seq_length</c>).</summary>
     public int MaxSeqLength { get; init; } = 128;
 
+    /// <summary>Evaluation interval in steps: <c>eval_steps</c>, else <c>logging_steps</c> (as HF).</summary>
     public int ResolvedEvalSteps => EvalSteps ?? LoggingSteps;
 
     /// <summary>The metric compared for the best checkpoint, with the <c>eval_</c> prefix.</summary>
@@ -66,6 +106,7 @@ public sealed record TrainingArguments
         }
     }
 
+    /// <summary><c>greater_is_better</c>, defaulting as HF does (false for a loss metric, true otherwise).</summary>
     public bool ResolvedGreaterIsBetter =>
         GreaterIsBetter ?? !(ResolvedMetric is "eval_loss" or null || ResolvedMetric.EndsWith("loss", StringComparison.Ordinal));
 
@@ -113,8 +154,10 @@ public sealed record TrainingArguments
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
+    /// <summary>The arguments as JSON (the checkpoint's <c>training_args.json</c>).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>Parses <see cref="ToJson"/>'s output; <paramref name="source"/> names it in errors.</summary>
     public static TrainingArguments FromJson(string json, string source) =>
         JsonSerializer.Deserialize<TrainingArguments>(json, Json) ?? throw new InvalidDataException($"{source}: not a training_args object");
 

@@ -10,6 +10,7 @@ namespace TorchBert.Training;
 /// </summary>
 public abstract class TrainingTask
 {
+    /// <summary>A task over <paramref name="model"/>; <paramref name="tokenizer"/> when the task needs one (e.g. masking).</summary>
     protected TrainingTask(BertPreTrainedModel model, BertTokenizer? tokenizer)
     {
         Model = model;
@@ -52,6 +53,7 @@ public abstract class TaskEvaluator
     /// <summary>Runs the model on the batch; returns its mean loss (0-d) and records predictions.</summary>
     protected abstract Tensor? Step(TrainingBatch batch);
 
+    /// <summary>Adds one batch's outputs to the running totals.</summary>
     public void Add(TrainingBatch batch)
     {
         var loss = Step(batch);
@@ -65,6 +67,7 @@ public abstract class TaskEvaluator
     /// <summary>Task metrics (accuracy, f1, ...), without loss.</summary>
     protected abstract Dictionary<string, double> Metrics();
 
+    /// <summary>The metrics over everything added (eval_loss and the task's own).</summary>
     public Dictionary<string, double> Compute()
     {
         var m = new Dictionary<string, double>();
@@ -73,5 +76,6 @@ public abstract class TaskEvaluator
         return m;
     }
 
+    /// <summary>Mean loss over the batches added.</summary>
     protected double MeanLoss => _count > 0 ? _lossSum / _count : double.NaN;
 }

@@ -36,7 +36,7 @@ public sealed class BatchingBench(BenchOptions options, Report report, string mo
         report.Value("speedup", Math.Round(speedup, 3));
     }
 
-    private static List<Batch> Batches(IReadOnlyList<Encoding> rows) =>
+    private static List<Batch> Batches(IReadOnlyList<BertEncoding> rows) =>
         rows.Chunk(32).Select(chunk =>
         {
             var t = chunk.Max(e => e.Length);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using TorchBert;
 using TorchBert.Bench;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Onnx;
 using TorchBert.Tokenization;
 using static TorchSharp.torch;

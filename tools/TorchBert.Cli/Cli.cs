@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using TorchBert.Checkpoints;
 using TorchBert.Configuration;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Tokenization;
 
 namespace TorchBert.Cli;
@@ -26,8 +26,8 @@ internal static class Cli
         {
             return body();
         }
-        catch (Exception e) when (e is ArgumentException or CheckpointException or BertConfigException or TokenizerException
-                                       or IOException or UnauthorizedAccessException or TorchBertNativeException or UsageException
+        catch (Exception e) when (e is ArgumentException or TorchBertException
+                                       or IOException or UnauthorizedAccessException or UsageException
                                        or FormatException or JsonException or InvalidDataException)
         {
             Console.Error.WriteLine($"torchbert: error: {OneLine(e.Message)}");

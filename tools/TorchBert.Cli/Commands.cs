@@ -1,6 +1,6 @@
 using System.CommandLine;
 using TorchBert.Configuration;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Pipelines;
 using TorchBert.Tokenization;

@@ -1,4 +1,5 @@
-using TorchBert.Conversion;
+using TorchBert.Checkpoints;
+using TorchBert.Loading;
 using static TorchSharp.torch;
 
 namespace TorchBert.Cli;
@@ -33,7 +34,7 @@ internal static class Conversion
             Cli.WriteJson(new
             {
                 source = report.Source, source_format = report.SourceFormat, destination = report.Destination,
-                architecture = report.Architecture, parameters = report.Parameters, dtype = ModelConverter.DTypeName(report.DType),
+                architecture = report.Architecture, parameters = report.Parameters, dtype = DTypeNames.Name(report.DType),
                 tensors = report.Tensors, bytes_written = report.BytesWritten,
                 renamed = report.Load.Renamed.Select(r => new[] { r.From, r.To }), ignored = report.Load.Unexpected,
                 tied = report.Load.Tied, copied_files = report.CopiedFiles, notes = report.Notes,
@@ -43,7 +44,7 @@ internal static class Conversion
         }
         Console.WriteLine($"source:       {report.Source} ({report.SourceFormat})");
         Console.WriteLine($"architecture: {report.Architecture}, {report.Parameters:N0} parameters");
-        Console.WriteLine($"written:      {report.Destination}: {report.Tensors} tensors, {ModelConverter.DTypeName(report.DType)}, {report.BytesWritten:N0} bytes of weights in {report.Elapsed.TotalSeconds:F1} s");
+        Console.WriteLine($"written:      {report.Destination}: {report.Tensors} tensors, {DTypeNames.Name(report.DType)}, {report.BytesWritten:N0} bytes of weights in {report.Elapsed.TotalSeconds:F1} s");
         if (report.Load.Renamed.Count > 0) Console.WriteLine($"renamed:      {report.Load.Renamed.Count} keys, e.g. {report.Load.Renamed[0].From} -> {report.Load.Renamed[0].To}");
         if (report.Load.Unexpected.Count > 0) Console.WriteLine($"ignored:      {string.Join(", ", report.Load.Unexpected)}");
         if (report.Load.Tied.Count > 0) Console.WriteLine($"tied:         {string.Join(", ", report.Load.Tied)}");

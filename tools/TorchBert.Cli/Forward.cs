@@ -26,7 +26,7 @@ internal static class Forward
         cmd.SetAction(p => Cli.Run(() =>
         {
             var dt = CommonOptions.ParseDType(p.GetValue(dtype));
-            return Run(Hub.ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
+            return Run(ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
         }));
         return cmd;
     }

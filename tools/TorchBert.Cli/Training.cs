@@ -73,12 +73,12 @@ internal static class TrainingCommands
             };
             var options = new FineTuneOptions
             {
-                Task = FineTuning.ParseTask(p.GetValue(task)!), Model = Cli.ModelOrDefault(p.GetValue(model)),
+                TaskKind = FineTuning.ParseTask(p.GetValue(task)!), Model = Cli.ModelOrDefault(p.GetValue(model)),
                 ConfigFile = p.GetValue(config), TrainFile = p.GetValue(train)!, EvalFile = evalFile, DocStride = p.GetValue(stride),
             };
             using var run = FineTuning.Prepare(options, args);
             var trainer = run.Trainer;
-            Console.Error.WriteLine($"torchbert: {FineTuning.TaskName(options.Task)}: {run.Model.GetType().Name} from {options.Model} on {run.Model.Device.type.ToString().ToLowerInvariant()}, " +
+            Console.Error.WriteLine($"torchbert: {FineTuning.TaskName(options.TaskKind)}: {run.Model.GetType().Name} from {options.Model} on {run.Model.Device.type.ToString().ToLowerInvariant()}, " +
                                     $"{trainer.TrainFeatures.Count} training rows{(trainer.EvalFeatures is { } ev ? $", {ev.Count} eval rows" : "")}" +
                                     (run.Labels is { } l ? $", {l.Count} labels" : "") + $", {trainer.TotalSteps} steps");
             var bar = new ProgressBar(p.GetValue(quiet));

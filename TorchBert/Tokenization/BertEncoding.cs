@@ -4,22 +4,22 @@ namespace TorchBert.Tokenization;
 /// One encoded row, as HF's <c>tokenizer(text, text_pair)</c> returns it. All arrays have <see cref="Length"/>
 /// entries; padding positions have id <see cref="BertTokenizer.PadTokenId"/>, token type 0 and mask 0.
 /// </summary>
-public sealed class Encoding
+public sealed class BertEncoding
 {
-    private static readonly Encoding[] NoOverflow = [];
+    private static readonly BertEncoding[] NoOverflow = [];
     private readonly int[]? _words;          // word index per position, -1 for none; null: unknown (all none)
     private readonly SequenceRanges _ranges;
     private NullableIntView? _wordIds, _sequenceIds;
 
-    internal Encoding(long[] inputIds, long[] tokenTypeIds, long[] attentionMask, long[] specialTokensMask,
+    internal BertEncoding(long[] inputIds, long[] tokenTypeIds, long[] attentionMask, long[] specialTokensMask,
         string[] tokens, (int Start, int End)[] offsets)
         : this(inputIds, tokenTypeIds, attentionMask, specialTokensMask, tokens, offsets, null, SequenceRanges.None)
     {
     }
 
-    internal Encoding(long[] inputIds, long[] tokenTypeIds, long[] attentionMask, long[] specialTokensMask,
+    internal BertEncoding(long[] inputIds, long[] tokenTypeIds, long[] attentionMask, long[] specialTokensMask,
         string[] tokens, (int Start, int End)[] offsets, int[]? words, SequenceRanges ranges,
-        IReadOnlyList<Encoding>? overflowing = null)
+        IReadOnlyList<BertEncoding>? overflowing = null)
     {
         InputIds = inputIds;
         TokenTypeIds = tokenTypeIds;
@@ -77,7 +77,7 @@ public sealed class Encoding
     /// truncation produced (with their own special tokens, padded as this row), in <c>tokenizers</c>' order. Empty
     /// when nothing overflowed or overflow was not requested, and on the windows themselves.
     /// </summary>
-    public IReadOnlyList<Encoding> Overflowing { get; }
+    public IReadOnlyList<BertEncoding> Overflowing { get; }
 
     /// <summary>Number of positions, padding included.</summary>
     public int Length => InputIds.Length;
@@ -205,7 +205,7 @@ public sealed class Encoding
 }
 
 /// <summary>
-/// Offsets between the UTF-16 indices .NET strings (and TorchBert's <see cref="Encoding.Offsets"/>) use and the
+/// Offsets between the UTF-16 indices .NET strings (and TorchBert's <see cref="BertEncoding.Offsets"/>) use and the
 /// code-point indices Python strings (and HF's <c>offset_mapping</c>) use. They differ after each character
 /// outside the BMP (a surrogate pair: one code point, two UTF-16 chars).
 /// </summary>
@@ -282,7 +282,7 @@ public static class TextOffsets
 /// </summary>
 public sealed class BatchEncoding
 {
-    internal BatchEncoding(IReadOnlyList<Encoding> rows, IReadOnlyList<int>? overflowToSampleMapping = null)
+    internal BatchEncoding(IReadOnlyList<BertEncoding> rows, IReadOnlyList<int>? overflowToSampleMapping = null)
     {
         Encodings = rows;
         OverflowToSampleMapping = overflowToSampleMapping;
@@ -296,7 +296,7 @@ public sealed class BatchEncoding
     /// The rows. With <see cref="EncodeOptions.ReturnOverflowingTokens"/>, as HF: every input's row followed by its
     /// overflowing windows (<see cref="OverflowToSampleMapping"/> says which input each row came from).
     /// </summary>
-    public IReadOnlyList<Encoding> Encodings { get; }
+    public IReadOnlyList<BertEncoding> Encodings { get; }
 
     /// <summary>
     /// HF <c>overflow_to_sample_mapping</c>: for each row, the index of the input text it came from; null unless

@@ -1,6 +1,6 @@
 using TorchBert.Onnx;
 
-namespace TorchBert.Conversion;
+namespace TorchBert.Loading;
 
 /// <summary>
 /// The embedded default model, all-MiniLM-L6-v2: a real pretrained 6-layer BERT shipped inside the
@@ -10,9 +10,10 @@ namespace TorchBert.Conversion;
 /// </summary>
 public static class DefaultModel
 {
+    /// <summary>Folder name of the imported model under <see cref="WeightsRoot"/>.</summary>
     public const string Name = "all-MiniLM-L6-v2";
 
-    /// <summary>The model's Hub id; <see cref="Hub.ModelLocator"/> answers it with the embedded copy.</summary>
+    /// <summary>The model's Hub id; <see cref="ModelLocator"/> answers it with the embedded copy.</summary>
     public const string HubId = "sentence-transformers/all-MiniLM-L6-v2";
 
     /// <summary>

@@ -5,7 +5,7 @@ using TorchBert.Modeling;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace TorchBert.Conversion;
+namespace TorchBert.Loading;
 
 /// <summary>Options of <see cref="ModelConverter.Convert"/>.</summary>
 public sealed record ConvertOptions
@@ -25,21 +25,33 @@ public sealed record ConvertOptions
 /// <summary>What a conversion did.</summary>
 public sealed class ConversionReport
 {
+    /// <summary>The source folder or file.</summary>
     public required string Source { get; init; }
+    /// <summary>The source's checkpoint format (safetensors, torch zip, torch legacy, onnx, ...).</summary>
     public required string SourceFormat { get; init; }
+    /// <summary>The folder written.</summary>
     public required string Destination { get; init; }
+    /// <summary>The head class the weights were loaded into (e.g. BertModel, BertForMaskedLM).</summary>
     public required string Architecture { get; init; }
+    /// <summary>Number of parameters written.</summary>
     public long Parameters { get; init; }
+    /// <summary>Element type of the written weights.</summary>
     public ScalarType DType { get; init; }
+    /// <summary>Number of tensors written.</summary>
     public int Tensors { get; init; }
+    /// <summary>Size of the written <c>model.safetensors</c>.</summary>
     public long BytesWritten { get; init; }
+    /// <summary>What loading the source did, key by key.</summary>
     public required LoadReport Load { get; init; }
+    /// <summary>Other files copied beside the weights (tokenizer and sentence-transformers files).</summary>
     public List<string> CopiedFiles { get; } = [];
+    /// <summary>Remarks for the user (e.g. skipped or synthesized files).</summary>
     public List<string> Notes { get; } = [];
     /// <summary>Largest |source − converted| over the sample outputs, when verified.</summary>
     public double? VerifyMaxAbsDiff { get; set; }
     /// <summary>Cosine of source and converted outputs, when verified.</summary>
     public double? VerifyCosine { get; set; }
+    /// <summary>Wall time of the conversion.</summary>
     public TimeSpan Elapsed { get; set; }
 }
 
@@ -52,6 +64,7 @@ public static class ModelConverter
 {
     internal static readonly string[] TokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
+    /// <summary>Converts <paramref name="source"/> (any supported checkpoint folder or file) into a safetensors model folder at <paramref name="destination"/>, written atomically.</summary>
     public static ConversionReport Convert(string source, string destination, ConvertOptions? options = null)
     {
         options ??= new ConvertOptions();
@@ -63,7 +76,7 @@ public static class ModelConverter
         if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any() && !options.Overwrite)
             throw new IOException($"{destination} exists and is not empty; choose another destination or overwrite it");
 
-        using var src = ModelSource.Open(source, options.NumAttentionHeads);
+        using var src = ModelLocator.Open(source, options.NumAttentionHeads);
         using var model = BuildModel(src);
         Pretrained.CheckDecoderConfig(model, source);
         var load = Pretrained.LoadWeights(model, src.Weights);
@@ -150,13 +163,6 @@ public static class ModelConverter
         }
         return (tensor(ids, [2, t]), tensor(mask, [2, t]));
     }
-
-    public static string DTypeName(ScalarType t) => t switch
-    {
-        ScalarType.Float16 => "float16",
-        ScalarType.BFloat16 => "bfloat16",
-        _ => "float32",
-    };
 
     private static void MoveIntoPlace(string temp, string destination)
     {
