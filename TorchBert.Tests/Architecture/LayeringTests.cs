@@ -24,7 +24,7 @@ public class LayeringTests
         ["TorchBert.Modeling"],
         ["TorchBert.Loading"],                              // ModelLocator, resolvers, DefaultModel, ModelConverter, FromPretrained
         ["TorchBert.Pipelines"],
-        ["TorchBert.Training", "TorchBert.Analysis"],
+        ["TorchBert.Training", "TorchBert.Analysis", "TorchBert.Corpus"],   // Corpus: sharded corpus jobs over Pipelines
     ];
 
     private static readonly Assembly Library = typeof(BertModel).Assembly;

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Parquet.Serialization;
 using TorchBert.Corpus;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 using TorchBert.Tests.Cli;
 using TorchBert.Tests.Pipelines;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using TorchBert.Conversion;
+using TorchBert.Loading;
 using TorchBert.Pipelines;
 using TorchBert.Tests.Cli;
 using static TorchSharp.torch;

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace TorchBert.Corpus;
 
 /// <summary>A bad corpus, shard spec or output folder; the message names the file (and line) and the problem.</summary>
-public sealed class CorpusJobException(string message, Exception? inner = null) : FormatException(message, inner);
+public sealed class CorpusJobException(string message, Exception? inner = null) : TorchBertException(message, inner);
 
 /// <summary>
 /// One record of a JSONL corpus: <c>{"id": ..., "text": ...}</c> on one line, as HF <c>datasets</c> writes with

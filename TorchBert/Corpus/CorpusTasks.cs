@@ -31,7 +31,7 @@ public interface ICorpusTask
 public sealed class EmbeddingCorpusTask(SentenceEmbeddingPipeline pipeline) : ICorpusTask
 {
     /// <inheritdoc/>
-    public string Name => pipeline.Task;
+    public string Name => pipeline.TaskName;
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, string> Settings => new SortedDictionary<string, string>
@@ -71,7 +71,7 @@ public sealed class EmbeddingCorpusTask(SentenceEmbeddingPipeline pipeline) : IC
 public sealed class ClassificationCorpusTask(TextClassificationPipeline pipeline, ClassificationFunction? function = null) : ICorpusTask
 {
     /// <inheritdoc/>
-    public string Name => pipeline.Task;
+    public string Name => pipeline.TaskName;
 
     /// <inheritdoc/>
     public IReadOnlyDictionary<string, string> Settings => new SortedDictionary<string, string>
