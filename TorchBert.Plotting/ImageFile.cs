@@ -21,10 +21,8 @@ internal static class ImageFile
     {
         CheckPath(path);
         var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(full, (Stream file) =>
         {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
             {
                 if (IsSvg(full))
                 {
@@ -42,13 +40,7 @@ internal static class ImageFile
                     data.SaveTo(file);
                 }
             }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        });
     }
 
     private static void Draw(SKCanvas canvas, Action<SKCanvas> draw)

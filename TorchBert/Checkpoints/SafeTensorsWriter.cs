@@ -24,32 +24,21 @@ public static class SafeTensorsWriter
         var items = tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
         Validate(items);
         byte[] header = BuildHeader(items, metadata);
-        string full = System.IO.Path.GetFullPath(path);
-        string temp = $"{full}.{Guid.NewGuid():N}.tmp";
-        try
+        AtomicFile.Write(path, (Stream fs) =>
         {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
+            fs.Write(len);
+            fs.Write(header);
+            foreach (var (_, t) in items)
             {
-                Span<byte> len = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
-                fs.Write(len);
-                fs.Write(header);
-                foreach (var (_, t) in items)
-                {
-                    WriteData(fs, t);
-                }
-                fs.Flush(flushToDisk: true);
+                WriteData(fs, t);
             }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        });
     }
 
     /// <summary>Streams one tensor's bytes; copies (to CPU, contiguous) only when needed, never disposing the caller's tensor.</summary>
-    private static void WriteData(FileStream fs, Tensor t)
+    private static void WriteData(Stream fs, Tensor t)
     {
         var cpu = t.device_type == TorchSharp.DeviceType.CPU ? t : t.cpu();
         try

@@ -63,9 +63,7 @@ public sealed class HubCache(string root)
         var path = RefPath(repoId, revision);
         if (File.Exists(path) && File.ReadAllText(path) == commit) return;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temp, commit);
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllText(path, commit);
     }
 
     /// <summary>The snapshot file when it is there (a link whose blob exists, or a copied file).</summary>
@@ -109,9 +107,7 @@ public sealed class HubCache(string root)
                 if (File.Exists(pointer)) return pointer;   // another process linked it first
             }
         }
-        var temp = $"{pointer}.{Guid.NewGuid():N}.tmp";
-        File.Copy(blob, temp);
-        File.Move(temp, pointer, overwrite: true);
+        AtomicFile.Copy(blob, pointer);
         return pointer;
     }
 

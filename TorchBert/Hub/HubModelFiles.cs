@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using TorchBert.Checkpoints;
+using TorchBert.Tokenization;
 
 namespace TorchBert.Hub;
 
@@ -21,12 +23,11 @@ public static class HubModelFiles
 {
     /// <summary>The model configuration file.</summary>
     public const string Config = "config.json";
-    /// <summary>Tokenizer files downloaded when present.</summary>
-    public static readonly IReadOnlyList<string> TokenizerFiles =
-        ["tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "tokenizer.json", "added_tokens.json"];
-    /// <summary>Weight files in order of preference; <c>Index</c> marks a sharded index.</summary>
+    /// <summary>Tokenizer files downloaded when present (<see cref="BertTokenizer.FileNames"/>).</summary>
+    public static IReadOnlyList<string> TokenizerFiles => BertTokenizer.FileNames;
+    /// <summary>Weight files in order of preference (<see cref="CheckpointFiles.WeightFileNames"/>); <c>Index</c> marks a sharded index.</summary>
     public static readonly IReadOnlyList<(string File, bool Index)> WeightCandidates =
-        [("model.safetensors", false), ("model.safetensors.index.json", true), ("pytorch_model.bin", false), ("pytorch_model.bin.index.json", true)];
+        CheckpointFiles.WeightFileNames.Select(f => (f, f.EndsWith(".index.json", StringComparison.Ordinal))).ToArray();
 
     /// <summary>Fetches (or finds in the cache) a model's files; returns the snapshot folder <c>snapshots/{commit}</c>.</summary>
     public static async Task<string> DownloadModelAsync(this HubClient client, string repoId, string? revision = null,

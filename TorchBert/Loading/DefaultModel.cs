@@ -66,13 +66,8 @@ public static class DefaultModel
     {
         var file = Path.Combine(dir, "sentence_bert_config.json");
         if (File.Exists(file)) return dir;
-        var temp = file + $".{Guid.NewGuid():N}.tmp";
-        try
-        {
-            File.WriteAllText(temp, "{\n  \"max_seq_length\": 256,\n  \"do_lower_case\": false\n}\n");
-            File.Move(temp, file, overwrite: true);
-        }
-        catch (IOException) { File.Delete(temp); }
+        try { AtomicFile.WriteAllText(file, "{\n  \"max_seq_length\": 256,\n  \"do_lower_case\": false\n}\n"); }
+        catch (IOException) { }
         catch (UnauthorizedAccessException) { }
         return dir;
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using TorchBert.Checkpoints;
 using TorchBert.Configuration;
 using TorchBert.Modeling;
+using TorchBert.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -10,7 +11,7 @@ namespace TorchBert.Loading;
 /// <summary>Options of <see cref="ModelConverter.Convert"/>.</summary>
 public sealed record ConvertOptions
 {
-    /// <summary>dtype of the written weights: float32, float16 or bfloat16.</summary>
+    /// <summary>dtype of the written weights: float32, float16, bfloat16 or float64 (<see cref="DTypeNames"/>).</summary>
     public ScalarType DType { get; init; } = ScalarType.Float32;
     /// <summary>Run source and result on a sample input and report the largest difference.</summary>
     public bool Verify { get; init; }
@@ -62,14 +63,12 @@ public sealed class ConversionReport
 /// </summary>
 public static class ModelConverter
 {
-    internal static readonly string[] TokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
-
     /// <summary>Converts <paramref name="source"/> (any supported checkpoint folder or file) into a safetensors model folder at <paramref name="destination"/>, written atomically.</summary>
     public static ConversionReport Convert(string source, string destination, ConvertOptions? options = null)
     {
         options ??= new ConvertOptions();
-        if (options.DType is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
-            throw new ArgumentException($"dtype {options.DType} is not supported (float32, float16 or bfloat16)");
+        if (!DTypeNames.Supported.Contains(options.DType))
+            throw new ArgumentException($"dtype {options.DType} is not supported ({string.Join(", ", DTypeNames.Supported.Select(DTypeNames.Name))})");
         NativeRuntime.EnsureLoaded();
         var clock = Stopwatch.StartNew();
         destination = Path.GetFullPath(destination);
@@ -82,7 +81,7 @@ public static class ModelConverter
         var load = Pretrained.LoadWeights(model, src.Weights);
         model.eval();
 
-        var temp = $"{destination}.tmp-{Guid.NewGuid():N}";
+        var temp = AtomicFile.StagingDirectory(destination);
         Directory.CreateDirectory(temp);
         try
         {
@@ -98,7 +97,7 @@ public static class ModelConverter
                 Tensors = tensorCount, BytesWritten = bytes, Load = load,
             };
             report.Notes.AddRange(src.Notes);
-            foreach (var f in TokenizerFiles)
+            foreach (var f in BertTokenizer.FileNames)
             {
                 var from = Path.Combine(src.Folder, f);
                 if (!File.Exists(from)) continue;
@@ -108,13 +107,13 @@ public static class ModelConverter
             if (report.CopiedFiles.Count == 0) report.Notes.Add("no tokenizer files found beside the source (vocab.txt / tokenizer.json)");
 
             if (options.Verify) Verify(model, temp, report);
-            MoveIntoPlace(temp, destination);
+            AtomicFile.ReplaceDirectory(temp, destination);
             report.Elapsed = clock.Elapsed;
             return report;
         }
         catch
         {
-            TryDelete(temp);
+            AtomicFile.TryDeleteDirectory(temp);
             throw;
         }
     }
@@ -162,25 +161,5 @@ public static class ModelConverter
             mask[i] = i < t || i < t + t / 2 ? 1 : 0;
         }
         return (tensor(ids, [2, t]), tensor(mask, [2, t]));
-    }
-
-    private static void MoveIntoPlace(string temp, string destination)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-        if (Directory.Exists(destination))
-        {
-            var old = $"{destination}.old-{Guid.NewGuid():N}";
-            Directory.Move(destination, old);
-            Directory.Move(temp, destination);
-            TryDelete(old);
-        }
-        else Directory.Move(temp, destination);
-    }
-
-    private static void TryDelete(string dir)
-    {
-        try { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
     }
 }

@@ -24,14 +24,14 @@ public static class ModelSaving
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(directory);
         var target = dtype ?? model.DType;
-        if (target is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
+        if (!DTypeNames.Supported.Contains(target))
             throw new ArgumentException($"dtype {target} is not a floating-point parameter type (float32, float16, bfloat16, float64)", nameof(dtype));
         Directory.CreateDirectory(directory);
 
         var config = model.Config.Clone();
         config.Architectures = [model.GetType().Name];
         config.Extra["torch_dtype"] = DTypeNames.Name(target);
-        WriteAtomically(Path.Combine(directory, "config.json"), tmp => config.Save(tmp));
+        AtomicFile.Write(Path.Combine(directory, "config.json"), tmp => config.Save(tmp));
 
         var weights = SavedTensors(model);
         var meta = new Dictionary<string, string> { ["format"] = "pt" };
@@ -60,20 +60,5 @@ public static class ModelSaving
     {
         var tied = model.LoadingPolicy.TiedWeights;
         return model.state_dict().Where(kv => !tied.ContainsKey(kv.Key)).ToList();
-    }
-
-    /// <summary>Writes through <paramref name="write"/> to a temporary sibling, then moves it over <paramref name="path"/>.</summary>
-    internal static void WriteAtomically(string path, Action<string> write)
-    {
-        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            write(temp);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
     }
 }

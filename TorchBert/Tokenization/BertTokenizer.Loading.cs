@@ -3,6 +3,14 @@ namespace TorchBert.Tokenization;
 public sealed partial class BertTokenizer
 {
     /// <summary>
+    /// The files of a tokenizer folder, as transformers' BertTokenizer(Fast) reads and saves them:
+    /// <c>tokenizer_config.json</c>, <c>special_tokens_map.json</c>, <c>vocab.txt</c>, <c>tokenizer.json</c>,
+    /// <c>added_tokens.json</c>. The Hub download, the converter and the trainer's checkpoints use this one list.
+    /// </summary>
+    public static IReadOnlyList<string> FileNames { get; } =
+        ["tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "tokenizer.json", "added_tokens.json"];
+
+    /// <summary>
     /// Loads a WordPiece <c>vocab.txt</c> (one token per line, id = line index from 0), as HF's
     /// <c>BertTokenizerFast(vocab_file=...)</c>.
     /// </summary>

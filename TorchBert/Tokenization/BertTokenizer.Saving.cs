@@ -31,17 +31,7 @@ public sealed partial class BertTokenizer
         var files = new List<string>();
         void Write(string name, string content)
         {
-            var path = Path.Combine(directory, name);
-            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-            try
-            {
-                File.WriteAllText(temp, content);
-                File.Move(temp, path, overwrite: true);
-            }
-            finally
-            {
-                if (File.Exists(temp)) File.Delete(temp);
-            }
+            AtomicFile.WriteAllText(Path.Combine(directory, name), content);
             files.Add(name);
         }
 

@@ -39,7 +39,7 @@ public sealed partial class Trainer
     {
         var name = $"checkpoint-{GlobalStep}";
         var final = Path.Combine(Args.OutputDir, name);
-        var temp = Path.Combine(Args.OutputDir, $".tmp-{name}-{Guid.NewGuid():N}");
+        var temp = AtomicFile.StagingDirectory(final);
         try
         {
             SaveModel(temp);
@@ -63,18 +63,11 @@ public sealed partial class Trainer
                 SafeTensorsWriter.Write(Path.Combine(temp, "rng_state.safetensors"), [new("cpu", rng)]);
             WriteState(temp);
             BeforeCheckpointCommit?.Invoke(temp);
-            if (Directory.Exists(final))
-            {
-                var old = Path.Combine(Args.OutputDir, $".old-{name}-{Guid.NewGuid():N}");
-                Directory.Move(final, old);
-                Directory.Move(temp, final);
-                Directory.Delete(old, recursive: true);
-            }
-            else Directory.Move(temp, final);
+            AtomicFile.ReplaceDirectory(temp, final);
         }
         catch
         {
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+            AtomicFile.TryDeleteDirectory(temp);
             throw;
         }
         Message?.Invoke($"saved {final}" + (metrics is null ? "" : $" ({string.Join(", ", metrics.Select(kv => $"eval_{kv.Key} {kv.Value:G4}"))})"));
@@ -119,8 +112,8 @@ public sealed partial class Trainer
             ["trial_name"] = null,
             ["trial_params"] = null,
         };
-        ModelSaving.WriteAtomically(Path.Combine(dir, "trainer_state.json"), p => File.WriteAllText(p, state.ToJsonString(Indented)));
-        ModelSaving.WriteAtomically(Path.Combine(dir, "training_args.json"), p => File.WriteAllText(p, Args.ToJson()));
+        AtomicFile.WriteAllText(Path.Combine(dir, "trainer_state.json"), state.ToJsonString(Indented));
+        AtomicFile.WriteAllText(Path.Combine(dir, "training_args.json"), Args.ToJson());
     }
 
     private void LoadModelWeights(string dir)

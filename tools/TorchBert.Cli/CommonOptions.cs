@@ -19,12 +19,8 @@ internal static class CommonOptions
     };
 
     /// <summary><c>bfloat16|bf16</c>, <c>float16|fp16|half</c>, <c>float32|fp32|float</c> (any case); null stays null.</summary>
-    public static ScalarType? ParseDType(string? value) => value?.Trim().ToLowerInvariant() switch
-    {
-        null => null,
-        "bfloat16" or "bf16" => ScalarType.BFloat16,
-        "float16" or "fp16" or "half" => ScalarType.Float16,
-        "float32" or "fp32" or "float" => ScalarType.Float32,
-        _ => throw new UsageException($"--dtype must be one of {DTypeValues}, got '{value}'"),
-    };
+    public static ScalarType? ParseDType(string? value) =>
+        value is null ? null
+        : Checkpoints.DTypeNames.TryParse(value, out var dtype) ? dtype   // the library's one dtype parser
+        : throw new UsageException($"--dtype must be one of {DTypeValues}, got '{value}'");
 }

@@ -9,13 +9,9 @@ internal static class Conversion
 {
     public static int Run(string src, string dst, string dtypeName, bool verify, int? heads, bool force, bool json)
     {
-        var dtype = dtypeName.ToLowerInvariant() switch
-        {
-            "float32" or "fp32" => ScalarType.Float32,
-            "float16" or "fp16" or "half" => ScalarType.Float16,
-            "bfloat16" or "bf16" => ScalarType.BFloat16,
-            _ => throw new UsageException($"--dtype must be float32, float16 or bfloat16, got '{dtypeName}'"),
-        };
+        // the library's one dtype parser (DTypeNames: names and aliases in one place)
+        var dtype = DTypeNames.TryParse(dtypeName, out var parsed) ? parsed
+            : throw new UsageException($"--dtype must be float32, float16 or bfloat16, got '{dtypeName}'");
         if (heads is <= 0) throw new UsageException($"--heads must be > 0, got {heads}");
         var lastPercent = -1;
         var report = ModelConverter.Convert(src, dst, new ConvertOptions
