@@ -160,25 +160,15 @@ public static class CorpusJob
     private static Task WriteChunkAsync(ICorpusTask task, string folder, long chunk, IReadOnlyList<CorpusRecord> records, CancellationToken ct) =>
         WriteAtomically(Path.Combine(folder, ChunkFileName(chunk)), s => task.WriteChunkAsync(records, s, ct));
 
-    /// <summary>Writes to <c>.NAME.GUID.tmp</c> beside the target, flushes it to disk, then renames it over the target.</summary>
-    private static async Task WriteAtomically(string path, Func<Stream, Task> write)
+    /// <summary>
+    /// <see cref="AtomicFile"/>: written to <c>.NAME.GUID.tmp</c> beside the target, flushed to disk, renamed over it. A killed
+    /// process leaves at most a stale temporary, which the next run of the shard deletes.
+    /// </summary>
+    private static Task WriteAtomically(string path, Func<Stream, Task> write)
     {
-        var temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-            {
-                await write(stream);
-                await stream.FlushAsync();
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, path, overwrite: true);
-            temp = null;
-        }
-        finally
-        {
-            if (temp is not null) try { File.Delete(temp); } catch (IOException) { }
-        }
+        // Parquet.Net's writer is async over a plain FileStream (no synchronization context here): waiting is safe.
+        AtomicFile.Write(path, (Stream stream) => write(stream).GetAwaiter().GetResult());
+        return Task.CompletedTask;
     }
 
     /// <summary>The chunk of a temporary's name <c>.part-NNNNNN.parquet.GUID.tmp</c>, or null.</summary>
