@@ -23,7 +23,7 @@ public class LayeringTests
         ["TorchBert.Hub", "TorchBert.Onnx"],                // Hub: transport only; Onnx: the ONNX importer
         ["TorchBert.Modeling"],
         ["TorchBert.Loading"],                              // ModelLocator, resolvers, DefaultModel, ModelConverter, FromPretrained
-        ["TorchBert.Pipelines"],
+        ["TorchBert.Pipelines", "TorchBert.Serving"],       // Serving: the server's batching core (queue, permits) over tokenized rows
         ["TorchBert.Training", "TorchBert.Analysis", "TorchBert.Corpus"],   // Corpus: sharded corpus jobs over Pipelines
     ];
 

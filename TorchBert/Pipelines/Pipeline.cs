@@ -174,6 +174,44 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
         return results;
     }
 
+    /// <summary>
+    /// Serving step 1: one input → its tokenized rows, exactly as <see cref="Run(IReadOnlyList{TInput}, TParams?)"/> makes them
+    /// (throws <see cref="ArgumentException"/> for bad input). Rows of many inputs (and callers) can then share one
+    /// <see cref="ForwardRows"/>, and each input's outputs go back through <see cref="Finish"/>.
+    /// </summary>
+    public IReadOnlyList<BertEncoding> Prepare(TInput input, TParams? parameters = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var p = parameters ?? DefaultParameters;
+        Validate(p);
+        return Preprocess(input, 0, p);
+    }
+
+    /// <summary>
+    /// Serving step 2: one forward pass over already-tokenized rows (any mix of inputs, unpadded; padded here to the
+    /// longest), one managed output per row, in order. Not split by <see cref="PipelineOptions.BatchSize"/>: the caller
+    /// sizes the batch. Serialised with <see cref="Run(IReadOnlyList{TInput}, TParams?)"/> like any other call.
+    /// </summary>
+    public IReadOnlyList<TRow> ForwardRows(IReadOnlyList<BertEncoding> rows, TParams? parameters = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        if (rows.Count == 0) return [];
+        var p = parameters ?? DefaultParameters;
+        var chunks = rows.Select((e, k) => new PipelineChunk(k, 0, "", e)).ToList();
+        lock (gate) return RunBatch(chunks, p);
+    }
+
+    /// <summary>Serving step 3: one input's rows (from <see cref="Prepare"/>) and their outputs (from <see cref="ForwardRows"/>) → its result.</summary>
+    public TResult Finish(TInput input, IReadOnlyList<BertEncoding> rows, IReadOnlyList<TRow> outputs, TParams? parameters = null)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(outputs);
+        if (rows.Count != outputs.Count) throw new ArgumentException($"{rows.Count} rows but {outputs.Count} outputs");
+        var text = Describe(input);
+        var chunks = rows.Select((e, c) => new PipelineChunk(0, c, text, e)).ToList();
+        return Postprocess(input, chunks, outputs, parameters ?? DefaultParameters);
+    }
+
     /// <summary>Rows in input order, or longest-first by token count when <see cref="PipelineOptions.SortByLength"/> and several batches.</summary>
     private int[] BatchOrder(List<PipelineChunk> chunks)
     {

@@ -85,3 +85,30 @@ public sealed partial class BertTokenizer
             .Replace(" 've", "'ve", StringComparison.Ordinal)
             .Replace(" 're", "'re", StringComparison.Ordinal);
 }
+
+public sealed partial class BertTokenizer
+{
+    /// <summary>
+    /// An encoding of ids that are already tokens (TEI's <c>inputs</c> as token ids): taken as they are (no special
+    /// tokens added), one segment, all attended, tokens looked up in the vocabulary, no character offsets.
+    /// </summary>
+    public BertEncoding EncodeIds(IReadOnlyList<long> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var n = ids.Count;
+        var inputIds = new long[n];
+        var special = new long[n];
+        var tokens = new string[n];
+        for (int i = 0; i < n; i++)
+        {
+            var id = ids[i];
+            if (id < 0 || id >= VocabSize) throw new ArgumentException($"token id {id} at position {i} is outside the vocabulary (0..{VocabSize - 1})");
+            inputIds[i] = id;
+            tokens[i] = ConvertIdToToken(id);
+            special[i] = id == ClsTokenId || id == SepTokenId || id == PadTokenId || id == MaskTokenId ? 1 : 0;
+        }
+        var mask = new long[n];
+        Array.Fill(mask, 1L);
+        return new BertEncoding(inputIds, new long[n], mask, special, tokens, new (int, int)[n]);
+    }
+}

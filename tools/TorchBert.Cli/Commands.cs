@@ -11,7 +11,7 @@ namespace TorchBert.Cli;
 /// <summary>The subcommands. Each is thin: parse, call the library, print.</summary>
 internal static class Commands
 {
-    public static IEnumerable<Command> All() => [FillMask(), Embed(), Similarity(), Tokenize(), Inspect(), Forward.Command(), Convert(), TrainingCommands.Train(), TrainingCommands.Evaluate(), PlotCommands.Command(), .. HubCommands.All(), .. TaskCommands.All()];
+    public static IEnumerable<Command> All() => [FillMask(), Embed(), Similarity(), Tokenize(), Inspect(), Forward.Command(), Convert(), TrainingCommands.Train(), TrainingCommands.Evaluate(), PlotCommands.Command(), .. HubCommands.All(), .. TaskCommands.All(), ServeCommand.Command()];
 
     private static Option<string?> ModelOption() => new("--model") { Description = "model folder (HF or converted), .onnx file or Hub id; default: the embedded all-MiniLM-L6-v2" };
     private static Option<bool> JsonOption() => new("--json") { Description = "print JSON" };
