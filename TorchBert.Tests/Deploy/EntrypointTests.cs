@@ -145,4 +145,57 @@ public sealed class EntrypointTests(ImageLayout image) : IClassFixture<ImageLayo
         using var pipe = SentenceEmbeddingPipeline.FromPretrained(DefaultModel.EnsureInstalled(), new PipelineOptions { Device = CPU }, normalize: false);
         got.Should().ContainSingle().Which.Should().Equal(pipe.Run(["The cat sits outside"])[0], (a, b) => Math.Abs(a - b) <= 1e-5);
     }
+
+    [Fact]
+    public async Task The_image_cmd_serves_health_and_embed_and_its_healthcheck_passes_then_sigterm_drains_to_exit_0()
+    {
+        // CMD with the port and address mapped for a shared test machine: a free port, loopback only.
+        var port = TorchBert.LoadTest.LoadBalancer.FreePort();
+        var cmd = Instructions("Dockerfile", "CMD").Last().ExecForm!.ToList();
+        cmd[cmd.IndexOf("--port") + 1] = port.ToString();
+        cmd[cmd.IndexOf("--hostname") + 1] = "127.0.0.1";
+        using var p = image.Start("Dockerfile", cmd);
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+            var url = $"http://127.0.0.1:{port}";
+            var until = DateTime.UtcNow.AddMinutes(3);
+            while (true)
+            {
+                if (p.HasExited) throw new InvalidOperationException($"the server exited early ({p.ExitCode}): {await stderr}");
+                try { if ((await http.GetAsync(url + ServerContract.Health)).IsSuccessStatusCode) break; }
+                catch (HttpRequestException) { }
+                DateTime.UtcNow.Should().BeBefore(until, "the server becomes healthy");
+                await Task.Delay(250);
+            }
+
+            // The HEALTHCHECK, as Docker runs it (its port mapped).
+            var check = HealthCheckCommand("Dockerfile")!.Select(a => a.Replace($"/dev/tcp/127.0.0.1/{ServerContract.DefaultPort}", $"/dev/tcp/127.0.0.1/{port}")).ToArray();
+            using (var h = System.Diagnostics.Process.Start(new ProcessStartInfo(check[0], check.Skip(1)) { RedirectStandardError = true })!)
+            {
+                await h.WaitForExitAsync();
+                h.ExitCode.Should().Be(0, "the HEALTHCHECK command succeeds against a healthy server");
+            }
+
+            using var response = await http.PostAsync(url + ServerContract.Embed, new StringContent("{\"inputs\":\"The cat sits outside\"}", System.Text.Encoding.UTF8, "application/json"));
+            response.StatusCode.Should().Be(System.Net.HttpStatusCode.OK);
+            var got = JsonSerializer.Deserialize<float[][]>(await response.Content.ReadAsStringAsync())!;
+            using (var pipe = SentenceEmbeddingPipeline.FromPretrained(DefaultModel.EnsureInstalled(), new PipelineOptions { Device = CPU }, normalize: true))
+                got.Should().ContainSingle().Which.Should().Equal(pipe.Run(["The cat sits outside"])[0], (a, b) => Math.Abs(a - b) <= 1e-5);
+
+            var metrics = await http.GetStringAsync(url + ServerContract.Metrics);
+            foreach (var name in new[] { "te_queue_size", "te_request_inference_duration_sum", "te_request_inference_duration_count" })
+                metrics.Should().Contain(name, "the HPA's prometheus-adapter rules read it");
+
+            TorchBert.LoadTest.Signals.Send(p, TorchBert.LoadTest.Signals.Term);
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(ServerContract.DefaultDrainTimeoutSeconds + 30));
+            p.ExitCode.Should().Be(0, "SIGTERM reaches the exec-form ENTRYPOINT, which drains and exits 0: " + await stderr);
+        }
+        finally
+        {
+            if (!p.HasExited) { p.Kill(entireProcessTree: true); await p.WaitForExitAsync(); }
+        }
+    }
 }

@@ -103,11 +103,13 @@ public sealed class ManifestTests
         {
             probe.Should().NotBeNull(name);
             DeployFiles.ProbePaths.Should().Contain(probe.HttpGet.Path, $"the {name} probe's path is a route of torchbert serve");
-            ContainerPort(c, probe.HttpGet.Port).Should().Be(8080, name);
+            ContainerPort(c, probe.HttpGet.Port).Should().Be(ServerContract.DefaultPort, name);
         }
         c.StartupProbe.HttpGet.Path.Should().Be(ServerContract.Health, "/health is 200 only after a real forward");
         c.ReadinessProbe.HttpGet.Path.Should().Be(ServerContract.Health, "/health turns 503 while draining, so the pod leaves the endpoints");
-        c.LivenessProbe.HttpGet.Path.Should().Be(ServerContract.Ping, "a draining or busy pod must not be restarted");
+        c.LivenessProbe.HttpGet.Path.Should().Be(ServerContract.Ping);
+        ((long)c.LivenessProbe.PeriodSeconds!.Value * c.LivenessProbe.FailureThreshold!.Value).Should().BeGreaterThan(Deployment.Spec.Template.Spec.TerminationGracePeriodSeconds!.Value,
+            "/ping answers 503 while draining (TEI's alias of /health): liveness must not restart a pod before its drain ends");
         (c.StartupProbe.PeriodSeconds * c.StartupProbe.FailureThreshold).Should().BeGreaterThanOrEqualTo(300, "model download and load get minutes");
     }
 
