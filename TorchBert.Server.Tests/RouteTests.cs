@@ -15,7 +15,7 @@ public sealed class ServedModels : IAsyncLifetime
     public InProcessServer Server { get; private set; } = null!;
     public HttpClient Client => Server.Client;
     public SentenceEmbeddingPipeline MiniLM { get; } = SentenceEmbeddingPipeline.FromPretrained(TestModels.MiniLM);
-    public SentenceEmbeddingPipeline MiniLMRaw { get; } = SentenceEmbeddingPipeline.FromPretrained(TestModels.MiniLM, normalize: false);
+    public SentenceEmbeddingPipeline MiniLMRaw { get; } = SentenceEmbeddingPipeline.FromPretrained(TestModels.MiniLM, embedding: new SentenceEmbeddingOptions { Normalize = false });
     public FeatureExtractionPipeline Tokens { get; } = FeatureExtractionPipeline.FromPretrained(TestModels.MiniLM);
     public TextClassificationPipeline Classifier { get; } = TextClassificationPipeline.FromPretrained(TestModels.Classifier);
     public TextClassificationPipeline Reranker { get; } = TextClassificationPipeline.FromPretrained(TestModels.Reranker);
@@ -32,6 +32,7 @@ public sealed class ServedModels : IAsyncLifetime
         ],
         MaxClientBatchSize = 8,
         PayloadLimit = 4000,
+        CorsAllowOrigin = ["http://app.example"],
     });
 
     public async Task DisposeAsync()
@@ -109,6 +110,53 @@ public sealed class RouteTests(ServedModels m) : IClassFixture<ServedModels>
     [InlineData(3.4028235e38f, "3.4028235e38")]
     [InlineData(0f, "0.0")]
     public void Ryu_layout_matches_serde_json(float value, string expected) => RyuFloat.Format(value).Should().Be(expected);
+
+    [Fact]
+    public async Task Left_truncation_keeps_the_last_tokens()
+    {
+        var text = string.Join(' ', Enumerable.Range(0, 300).Select(i => i % 2 == 0 ? "alpha" : "omega"));
+        var full = m.MiniLM.Tokenizer.Encode(text).InputIds;
+        long[] tail = [full[0], .. full[^255..^1], full[^1]];              // [CLS] + the last 254 word pieces + [SEP]
+        tail.Length.Should().Be(256);
+        var (status, left, _) = await m.Client.PostAsync("/embed", Json(new { inputs = text, truncation_direction = "Left" }));
+        status.Should().Be(HttpStatusCode.OK);
+        var (_, byIds, _) = await m.Client.PostAsync("/embed", Json(new { inputs = tail }));
+        left[0].Floats().ShouldEqual(byIds[0].Floats(), 1e-6);
+        var (_, right, _) = await m.Client.PostAsync("/embed", Json(new { inputs = text }));
+        right[0].Floats().ShouldEqual(m.MiniLM.Run(text));
+    }
+
+    [Fact]
+    public async Task Cors_allows_the_configured_origin_only()
+    {
+        var ok = new HttpRequestMessage(HttpMethod.Post, "/embed") { Content = new StringContent("{\"inputs\": \"a\"}", System.Text.Encoding.UTF8, "application/json") };
+        ok.Headers.Add("Origin", "http://app.example");
+        (await m.Client.SendAsync(ok)).Headers.GetValues("Access-Control-Allow-Origin").Should().Equal("http://app.example");
+        var other = new HttpRequestMessage(HttpMethod.Post, "/embed") { Content = new StringContent("{\"inputs\": \"a\"}", System.Text.Encoding.UTF8, "application/json") };
+        other.Headers.Add("Origin", "http://evil.example");
+        (await m.Client.SendAsync(other)).Headers.Contains("Access-Control-Allow-Origin").Should().BeFalse();
+    }
+
+    [Fact]
+    public void Options_come_from_TEIs_environment_variables_and_model_specs_parse()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["MODEL_ID"] = "BAAI/bge-small-en-v1.5", ["PORT"] = "3000", ["HOSTNAME"] = "my-container-1234", ["MAX_BATCH_TOKENS"] = "4096",
+            ["MAX_CLIENT_BATCH_SIZE"] = "64", ["AUTO_TRUNCATE"] = "false", ["API_KEY"] = "k", ["MAX_BATCH_REQUESTS"] = "1", ["PAYLOAD_LIMIT"] = "100",
+        };
+        var o = ServerOptions.FromEnvironment(new ServerOptions(), k => env.GetValueOrDefault(k));
+        o.Models.Should().Equal(new ModelSpec("BAAI/bge-small-en-v1.5"));
+        (o.Port, o.Hostname, o.MaxBatchTokens, o.MaxClientBatchSize, o.AutoTruncate, o.ApiKey, o.MaxBatchRequests, o.PayloadLimit)
+            .Should().Be((3000, "0.0.0.0", 4096, 64, false, "k", (int?)1, 100L), "a container's HOSTNAME (its name) is not an address to bind");
+        FluentActions.Invoking(() => ServerOptions.FromEnvironment(new ServerOptions(), k => k == "PORT" ? "eighty" : null))
+            .Should().Throw<ArgumentException>().WithMessage("*PORT*eighty*");
+        ModelSpec.Parse("rerank=cross-encoder/ms-marco-MiniLM-L-6-v2").Should().Be(new ModelSpec("cross-encoder/ms-marco-MiniLM-L-6-v2", "rerank"));
+        ModelSpec.Parse("/models/a=b").Should().Be(new ModelSpec("/models/a=b"));
+        ModelSpec.Parse("BAAI/bge-small-en-v1.5").Should().Be(new ModelSpec("BAAI/bge-small-en-v1.5"));
+        FluentActions.Invoking(() => new ServerOptions { Models = [new ModelSpec("a", "x"), new ModelSpec("b", "x")] }.Validate())
+            .Should().Throw<ArgumentException>().WithMessage("*'x'*twice*");
+    }
 
     [Fact]
     public async Task Embed_all_equals_feature_extraction()
@@ -350,7 +398,7 @@ public sealed class RouteTests(ServedModels m) : IClassFixture<ServedModels>
         metrics.Should().Contain("te_batch_next_size_bucket{le=\"4096\"}");
 
         (await m.Client.GetAsync("/openapi/v1.json")).StatusCode.Should().Be(HttpStatusCode.OK);
-        (await m.Client.GetStringAsync("/openapi/v1.json")).Should().Contain("/v1/embeddings").And.Contain("/rerank");
+        (await m.Client.GetStringAsync("/openapi/v1.json")).Should().Contain("/v1/embeddings").And.Contain("/rerank").And.Contain("source_sentence").And.Contain("encoding_format");
     }
 }
 

@@ -39,26 +39,27 @@ internal static class Endpoints
     public static void Map(WebApplication app, ServerState state)
     {
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("TorchBert.Server");
-        void Post(string route, ErrorShape shape, string summary, Func<Call, Task<Action<Utf8JsonWriter>>> handler) =>
+        void Post<TRequest>(string route, ErrorShape shape, string summary, Func<Call, Task<Action<Utf8JsonWriter>>> handler) where TRequest : notnull =>
             app.MapPost(route, (HttpContext ctx, CancellationToken _) => Handle(ctx, state, log, shape, handler))
-                .WithSummary(summary).WithTags("inference").Accepts<JsonElement>("application/json").Produces<JsonElement>(200, "application/json");
+                .WithSummary(summary).WithTags("inference").Accepts<TRequest>("application/json").Produces<JsonElement>(200, "application/json")
+                .Produces<ErrorResponse>(400).Produces<ErrorResponse>(413).Produces<ErrorResponse>(422).Produces<ErrorResponse>(424).Produces<ErrorResponse>(429);
 
-        Post(ServerRoutes.Embed, ErrorShape.Tei, "Pooled sentence embeddings (TEI)", Embed);
-        Post(ServerRoutes.EmbedAll, ErrorShape.Tei, "One vector per token (TEI)", EmbedAll);
-        Post(ServerRoutes.EmbedSparse, ErrorShape.Tei, "SPLADE sparse embeddings (TEI)", EmbedSparse);
-        Post(ServerRoutes.Predict, ErrorShape.Tei, "Sequence classification of texts or pairs (TEI)", Predict);
-        Post(ServerRoutes.Rerank, ErrorShape.Tei, "Cross-encoder reranking (TEI)", Rerank);
-        Post(ServerRoutes.Similarity, ErrorShape.Tei, "Cosine similarity of a sentence to others (TEI)", Similarity);
-        Post(ServerRoutes.Tokenize, ErrorShape.Tei, "Tokens with byte offsets (TEI)", Tokenize);
-        Post(ServerRoutes.Decode, ErrorShape.Tei, "Token ids back to text (TEI)", Decode);
-        Post(ServerRoutes.OpenAIEmbeddings, ErrorShape.OpenAI, "OpenAI embeddings", OpenAIEmbed);
-        Post(ServerRoutes.OpenAIEmbeddingsShort, ErrorShape.OpenAI, "OpenAI embeddings", OpenAIEmbed);
-        Post(ServerRoutes.Root, ErrorShape.Tei, "The default model's natural route (embed, predict, rerank, embed_sparse, ...)", Natural);
-        Post(ServerRoutes.Invocations, ErrorShape.Tei, "The default model's natural route (SageMaker)", Natural);
-        Post(ServerRoutes.CohereRerank, ErrorShape.Cohere, "Cohere-style rerank with top_n and return_documents", CohereRerank);
-        Post(ServerRoutes.TokenClassification, ErrorShape.Tei, "Token classification (HF pipeline JSON)", TokenClassification);
-        Post(ServerRoutes.QuestionAnswering, ErrorShape.Tei, "Extractive question answering (HF pipeline JSON)", QuestionAnswering);
-        Post(ServerRoutes.ZeroShot, ErrorShape.Tei, "Zero-shot classification with an NLI model (HF pipeline JSON)", ZeroShot);
+        Post<EmbedRequest>(ServerRoutes.Embed, ErrorShape.Tei, "Pooled sentence embeddings (TEI)", Embed);
+        Post<EmbedRequest>(ServerRoutes.EmbedAll, ErrorShape.Tei, "One vector per token (TEI)", EmbedAll);
+        Post<EmbedRequest>(ServerRoutes.EmbedSparse, ErrorShape.Tei, "SPLADE sparse embeddings (TEI)", EmbedSparse);
+        Post<PredictRequest>(ServerRoutes.Predict, ErrorShape.Tei, "Sequence classification of texts or pairs (TEI)", Predict);
+        Post<RerankRequest>(ServerRoutes.Rerank, ErrorShape.Tei, "Cross-encoder reranking (TEI)", Rerank);
+        Post<SimilarityRequest>(ServerRoutes.Similarity, ErrorShape.Tei, "Cosine similarity of a sentence to others (TEI)", Similarity);
+        Post<TokenizeRequest>(ServerRoutes.Tokenize, ErrorShape.Tei, "Tokens with byte offsets (TEI)", Tokenize);
+        Post<DecodeRequest>(ServerRoutes.Decode, ErrorShape.Tei, "Token ids back to text (TEI)", Decode);
+        Post<OpenAIEmbeddingRequest>(ServerRoutes.OpenAIEmbeddings, ErrorShape.OpenAI, "OpenAI embeddings", OpenAIEmbed);
+        Post<OpenAIEmbeddingRequest>(ServerRoutes.OpenAIEmbeddingsShort, ErrorShape.OpenAI, "OpenAI embeddings", OpenAIEmbed);
+        Post<EmbedRequest>(ServerRoutes.Root, ErrorShape.Tei, "The default model's natural route (embed, predict, rerank, embed_sparse, ...)", Natural);
+        Post<EmbedRequest>(ServerRoutes.Invocations, ErrorShape.Tei, "The default model's natural route (SageMaker)", Natural);
+        Post<CohereRerankRequest>(ServerRoutes.CohereRerank, ErrorShape.Cohere, "Cohere-style rerank with top_n and return_documents", CohereRerank);
+        Post<TokenClassificationRequest>(ServerRoutes.TokenClassification, ErrorShape.Tei, "Token classification (HF pipeline JSON)", TokenClassification);
+        Post<QuestionAnsweringRequest>(ServerRoutes.QuestionAnswering, ErrorShape.Tei, "Extractive question answering (HF pipeline JSON)", QuestionAnswering);
+        Post<ZeroShotRequest>(ServerRoutes.ZeroShot, ErrorShape.Tei, "Zero-shot classification with an NLI model (HF pipeline JSON)", ZeroShot);
 
         app.MapGet(ServerRoutes.Info, (HttpContext ctx, CancellationToken _) => WriteJson(ctx, 200, w => Info(w, state))).WithSummary("Model and router parameters (TEI)").WithTags("status");
         foreach (var route in new[] { ServerRoutes.Health, ServerRoutes.Root, ServerRoutes.Ping })
@@ -119,6 +120,15 @@ internal static class Endpoints
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
             status = 499; // the client went away; nothing to answer
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Anything else is the server's fault: TEI's Backend error, one line, never a stack trace to the client.
+            var error = new ApiException(ErrorKind.Backend, $"Backend error: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+            status = error.Status;
+            state.Metrics.RequestFailure.WithLabels("inference").Inc();
+            log.LogError(e, "{Method} {Path} failed", ctx.Request.Method, ctx.Request.Path.Value);
+            if (!ctx.Response.HasStarted) await WriteError(ctx, shape, error);
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using TorchBert.Configuration;
 using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Pipelines;
@@ -95,8 +96,10 @@ public sealed class ServedModel : IDisposable
         var name = spec.Name ?? (spec == options.Models.FirstOrDefault() || options.Models.Count == 0 ? options.ServedModelName : null) ?? id;
         var modelOptions = new PretrainedOptions { Device = ParseDevice(options.Device), DType = ParseDType(options.DType) };
         var pipelineOptions = new PipelineOptions { Device = modelOptions.Device, DType = modelOptions.DType };
-        var tokenizer = TokenizerLoader.ForModel(path);
         var loaded = BertAutoModel.FromPretrained(path, modelOptions);
+        BertTokenizer tokenizer;
+        try { tokenizer = TokenizerLoader.ForModel(path); }
+        catch { loaded.Dispose(); throw; }
         if (options.Pooling == "splade" && loaded is not BertForMaskedLM)
         {
             loaded.Dispose();
@@ -134,9 +137,12 @@ public sealed class ServedModel : IDisposable
 
     private static ServedModel ForEmbedding(string name, string id, BertModel m, BertTokenizer t, PipelineOptions o, string path, string? pooling)
     {
-        var pool = pooling ?? FolderPooling(path) ?? "mean";
+        // the folder's sentence-transformers files decide (SentenceTransformerConfig); --pooling overrides; the server normalizes per request
+        var folder = SentenceTransformerConfig.Read(path);
+        var config = (pooling is null ? folder : folder with { PoolingModes = [SentenceTransformerConfig.ParsePooling(pooling) ?? Configuration.Pooling.Mean] }) with { Normalize = false };
+        var pool = pooling ?? folder.PoolingName;
         var s = new ServedModel(name, id, m, t, ModelKind.Embedding) { Pooling = pool };
-        s.Embedder = new SentenceEmbeddingPipeline(m, t, o, pool == "cls" ? Pipelines.Pooling.Cls : Pipelines.Pooling.Mean, normalize: false, SentenceTransformersConfig.MaxSeqLength(path));
+        s.Embedder = new SentenceEmbeddingPipeline(m, t, config, o);
         s.TokenEmbedder = new FeatureExtractionPipeline(m, t, o);
         s.MaxInputLength = s.Embedder.MaxSeqLength;
         s.EmbedRunner = new RowRunner<float[]>(rows => s.Embedder.ForwardRows(rows));
@@ -183,18 +189,6 @@ public sealed class ServedModel : IDisposable
         s.MaxInputLength = s.Qa.MaxLength;
         s.QaRunner = new RowRunner<QuestionAnsweringPipeline.Row>(rows => s.Qa.ForwardRows(rows));
         return s;
-    }
-
-    /// <summary>sentence-transformers' <c>1_Pooling/config.json</c>: cls or mean; null when absent.</summary>
-    internal static string? FolderPooling(string path)
-    {
-        var folder = File.Exists(path) ? Path.GetDirectoryName(Path.GetFullPath(path))! : path;
-        var file = Path.Combine(folder, "1_Pooling", "config.json");
-        if (!File.Exists(file)) return null;
-        var node = JsonNode.Parse(File.ReadAllText(file));
-        if (node?["pooling_mode_cls_token"]?.GetValue<bool>() == true) return "cls";
-        if (node?["pooling_mode_mean_tokens"]?.GetValue<bool>() == true) return "mean";
-        throw new ArgumentException($"{file}: only cls and mean pooling are supported");
     }
 
     private void ReadPrompts(string path, string? defaultPromptName)

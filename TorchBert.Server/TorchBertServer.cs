@@ -83,6 +83,7 @@ public sealed class TorchBertServer : IAsyncDisposable
             else throw new ArgumentException($"--hostname '{options.Hostname}' is not an IP address or localhost");
         });
         builder.Services.AddOpenApi();
+        builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         if (options.CorsAllowOrigin.Count > 0)
             builder.Services.AddCors(c => c.AddDefaultPolicy(p =>
             {

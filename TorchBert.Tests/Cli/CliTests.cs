@@ -347,7 +347,7 @@ public sealed class CliTests(CliFixture f) : IClassFixture<CliFixture>
     [InlineData(1, "top_k must be >= 1, got 0", "fill-mask", "--model", "{mlm}", "--top-k", "0", "a [MASK]")]
     [InlineData(2, "Cannot parse argument 'many' for option '--top-k'", "fill-mask", "--model", "{mlm}", "--top-k", "many", "a [MASK]")]
     [InlineData(1, "bert-base-uncased: offline mode is on (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE) and revision 'main' of the repo is not in the cache*", "fill-mask", "a [MASK]")]
-    [InlineData(2, "--pooling must be mean or cls, got 'max'", "embed", "--pooling", "max", "text")]
+    [InlineData(2, "--pooling must be one of cls | mean | max | mean_sqrt_len | weightedmean | lasttoken, got 'sum'", "embed", "--pooling", "sum", "text")]
     [InlineData(2, "--dtype must be one of bfloat16 | float16 | float32, got 'int8'", "embed", "--dtype", "int8", "text")]
     [InlineData(2, "--dtype must be one of bfloat16 | float16 | float32, got 'fp8'", "forward", "--model", "{mlm}", "--input", "{work}/ragged.json", "--output", "{work}/o.safetensors", "--dtype", "fp8")]
     [InlineData(2, "--max-length must be > 0, got 0", "tokenize", "--max-length", "0", "text")]

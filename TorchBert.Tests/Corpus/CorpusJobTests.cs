@@ -94,7 +94,7 @@ public sealed class CorpusJobTests(CorpusJobFixture f) : IClassFixture<CorpusJob
     [Fact]
     public async Task Embedding_output_is_the_same_for_1_2_and_3_shards_and_equals_the_pipeline()
     {
-        using var pipe = SentenceEmbeddingPipeline.FromPretrained(f.MiniLMPath, new PipelineOptions { Device = CPU }, Pooling.Mean, normalize: true);
+        using var pipe = SentenceEmbeddingPipeline.FromPretrained(f.MiniLMPath, new PipelineOptions { Device = CPU }, new SentenceEmbeddingOptions { Normalize = true });
         var task = new EmbeddingCorpusTask(pipe);
         var dirs = new Dictionary<int, string>();
         foreach (var n in new[] { 1, 2, 3 })
@@ -205,7 +205,7 @@ public sealed class CorpusJobTests(CorpusJobFixture f) : IClassFixture<CorpusJob
     [Fact]
     public async Task A_rerun_with_a_different_job_into_the_same_folder_is_refused()
     {
-        using var pipe = SentenceEmbeddingPipeline.FromPretrained(f.MiniLMPath, new PipelineOptions { Device = CPU }, Pooling.Mean, normalize: true);
+        using var pipe = SentenceEmbeddingPipeline.FromPretrained(f.MiniLMPath, new PipelineOptions { Device = CPU }, new SentenceEmbeddingOptions { Normalize = true });
         var dir = f.NewDir("spec");
         var input = Path.Combine(f.Root, "small.jsonl");
         File.WriteAllText(input, "{\"id\":\"a\",\"text\":\"one\"}\n{\"id\":\"b\",\"text\":\"two\"}\n");

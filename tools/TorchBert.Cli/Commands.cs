@@ -61,32 +61,32 @@ internal static class Commands
     private static Command Embed()
     {
         var model = ModelOption();
-        var pooling = new Option<string>("--pooling") { Description = "mean | cls", DefaultValueFactory = _ => "mean" };
-        var normalize = new Option<bool>("--normalize") { Description = "L2-normalise the sentence vectors" };
         var json = JsonOption();
         var texts = Texts();
         texts.Arity = ArgumentArity.ZeroOrMore;
-        var cmd = new Command("embed", "sentence embeddings (truncated to max_seq_length, as sentence-transformers)") { model, pooling, normalize, json, texts };
+        var cmd = new Command("embed", "sentence embeddings as sentence-transformers' encode (the folder's pooling, normalization, prompts, max_seq_length)") { model, json, texts };
         var truncation = new TaskCommands.RunOptions();
         truncation.AddTo(cmd);
+        var sentence = new SentenceOptions();
+        sentence.AddTo(cmd);
         var io = new TaskCommands.Io();
         io.AddTo(cmd);
         var corpus = new CorpusOptions();
         corpus.AddTo(cmd);
         cmd.SetAction(p => Cli.Run(() =>
         {
-            var pool = ParsePooling(p.GetValue(pooling)!);
+            var overrides = sentence.Options(p);
             var inputs = p.GetValue(texts)!;
             if (p.GetValue(io.Input) is not null || p.GetValue(io.Output) is not null || corpus.Requested(p, null))
             {
                 if (inputs.Length > 0) throw new UsageException("give texts either on the command line or with --input, not both");
                 var name = Cli.ModelOrDefault(p.GetValue(model));
-                using var job = SentenceEmbeddingPipeline.FromPretrained(name, truncation.Options(p), pool, p.GetValue(normalize));
+                using var job = SentenceEmbeddingPipeline.FromPretrained(name, truncation.Options(p), overrides);
                 return corpus.Run(p, new Corpus.EmbeddingCorpusTask(job), p.GetValue(io.Input), p.GetValue(io.Output), name);
             }
             if (inputs.Length == 0) throw new UsageException("give texts, or --input FILE.jsonl --output DIR/ for a corpus job");
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), pool, p.GetValue(normalize));
-            var vectors = pipe.Run(inputs);
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), overrides);
+            var vectors = pipe.Run(inputs, sentence.Parameters(p));
             if (p.GetValue(json)) { Cli.WriteJson(vectors); return 0; }
             for (int i = 0; i < inputs.Length; i++)
                 Console.WriteLine($"{inputs[i]}\n  [{vectors[i].Length}] {string.Join(", ", vectors[i].Take(8).Select(v => v.ToString("0.0000")))}, ...");
@@ -101,14 +101,17 @@ internal static class Commands
         var json = JsonOption();
         var texts = Texts();
         texts.Arity = new ArgumentArity(2, 100_000);
-        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (mean pooling, normalised)") { model, json, texts };
+        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (the model folder's pooling)") { model, json, texts };
         var truncation = new TaskCommands.RunOptions();
         truncation.AddTo(cmd);
+        var sentence = new SentenceOptions();
+        sentence.AddTo(cmd);
         cmd.SetAction(p => Cli.Run(() =>
         {
             var inputs = p.GetValue(texts)!;
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p));
-            var matrix = Pipelines.Similarity.Matrix(pipe.Run(inputs));
+            var overrides = sentence.Options(p);
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), overrides);
+            var matrix = Pipelines.Similarity.Matrix(pipe.Run(inputs, sentence.Parameters(p)));
             if (p.GetValue(json)) { Cli.WriteJson(new { sentences = inputs, similarity = matrix }); return 0; }
             for (int i = 0; i < inputs.Length; i++) Console.WriteLine($"[{i}] {inputs[i]}");
             Console.WriteLine("     " + string.Concat(inputs.Select((_, j) => $"{$"[{j}]",8}")));
@@ -196,11 +199,4 @@ internal static class Commands
         cmd.SetAction(p => Cli.Run(() => Conversion.Run(p.GetValue(src)!, p.GetValue(dst)!, p.GetValue(dtype)!, p.GetValue(verify), p.GetValue(heads), p.GetValue(force), p.GetValue(json))));
         return cmd;
     }
-
-    internal static Pooling ParsePooling(string s) => s.ToLowerInvariant() switch
-    {
-        "mean" => Pooling.Mean,
-        "cls" => Pooling.Cls,
-        _ => throw new UsageException($"--pooling must be mean or cls, got '{s}'"),
-    };
 }

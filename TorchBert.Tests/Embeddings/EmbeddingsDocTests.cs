@@ -1,0 +1,51 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using TorchBert.Configuration;
+using TorchBert.Loading;
+using TorchBert.Pipelines;
+
+namespace TorchBert.Tests.Embeddings;
+
+/// <summary>docs/embeddings.md's semantic search: the lines between the markers below are the page's code block, run here.</summary>
+public sealed class EmbeddingsDocTests
+{
+    [Fact]
+    public async Task The_semantic_search_example_finds_the_soup_recipe()
+    {
+        var output = new StringWriter();
+        var Console = output;                                         // the example prints; capture it
+        // docs/embeddings.md begin
+        var services = new ServiceCollection();
+        services.AddTorchBertEmbeddingGenerator("sentence-transformers/all-MiniLM-L6-v2");
+        using var provider = services.BuildServiceProvider();
+        var generator = provider.GetRequiredService<IEmbeddingGenerator<string, Embedding<float>>>();
+
+        string[] documents = ["The cat sleeps on the sofa.", "Stock markets fell sharply today.", "Add the tomatoes and simmer the soup for ten minutes.", "The match ended in a draw."];
+        var vectors = await generator.GenerateAsync(documents);
+        var query = await generator.GenerateVectorAsync("How do I cook a soup?");
+        var best = documents.Zip(vectors).MaxBy(d => Similarity.Cosine(query.Span, d.Second.Vector.Span)).First;
+        Console.WriteLine(best);   // Add the tomatoes and simmer the soup for ten minutes.
+        // docs/embeddings.md end
+        output.ToString().Trim().Should().Be("Add the tomatoes and simmer the soup for ten minutes.");
+    }
+
+    [Fact]
+    public void The_page_shows_exactly_the_lines_the_test_runs()
+    {
+        var source = File.ReadAllLines(ThisFile());
+        var begin = Array.FindIndex(source, l => l.Trim() == "// docs/embeddings.md begin");
+        var end = Array.FindIndex(source, l => l.Trim() == "// docs/embeddings.md end");
+        var tested = source[(begin + 1)..end].Select(l => l.Trim()).ToList();
+
+        var page = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "docs", "embeddings.md"));
+        var open = Array.FindIndex(page, l => l.Trim() == "```csharp");
+        var close = Array.FindIndex(page, open + 1, l => l.Trim() == "```");
+        var shown = page[(open + 1)..close].Select(l => l.Trim())
+            .Where(l => !(l.StartsWith("using ", StringComparison.Ordinal) && !l.Contains('='))).ToList();   // the page's using directives
+        while (shown.Count > 0 && shown[0].Length == 0) shown.RemoveAt(0);
+        shown.Should().Equal(tested);
+    }
+
+    private static string ThisFile([CallerFilePath] string path = "") => path;
+}
