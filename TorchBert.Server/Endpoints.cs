@@ -28,7 +28,12 @@ internal sealed class Call(HttpContext http, ServerState state, JsonElement body
     public ServerMetrics Metrics => State.Metrics;
     public ServerOptions Options => State.Options;
 
-    public ServedModel PickModel() => Model = State.Pick(Fields.String(Body, "model"), Log);
+    public ServedModel PickModel()
+    {
+        Model = State.Pick(Fields.String(Body, "model"), Log);
+        Timing.ComputeType = Model.DeviceType;
+        return Model;
+    }
 }
 
 /// <summary>The HTTP routes: TEI's JSON, OpenAI's, Cohere's rerank and HF's pipeline JSON for the tasks TEI lacks.</summary>

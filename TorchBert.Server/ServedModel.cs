@@ -41,6 +41,8 @@ public sealed class ServedModel : IDisposable
     /// <summary>Pooling of an embedding model (cls, mean, splade); null otherwise.</summary>
     public string? Pooling { get; private set; }
     public string DType => model.DType.ToString().ToLowerInvariant() switch { "float32" => "float32", "bfloat16" => "bfloat16", "float16" => "float16", var s => s };
+    /// <summary>cpu or cuda (the x-compute-type header).</summary>
+    public string DeviceType => model.Device.type.ToString().ToLowerInvariant();
     public IReadOnlyDictionary<int, string> Id2Label => model.Config.Id2Label;
     public IReadOnlyDictionary<string, int> Label2Id => model.Config.Label2Id;
     /// <summary>sentence-transformers prompts (<c>config_sentence_transformers.json</c>).</summary>

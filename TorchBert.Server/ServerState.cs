@@ -64,12 +64,14 @@ internal sealed class CallTiming
     public TimeSpan Queue { get; set; }
     public TimeSpan Inference { get; set; }
     public bool Computed { get; set; }
+    /// <summary>The device the model runs on (TEI writes its backend here).</summary>
+    public string ComputeType { get; set; } = "cpu";
     public TimeSpan Total => Stopwatch.GetElapsedTime(Start);
 
     public void WriteHeaders(HttpResponse r)
     {
         var total = ((long)Total.TotalMilliseconds).ToString();
-        r.Headers["x-compute-type"] = "cpu";
+        r.Headers["x-compute-type"] = ComputeType;
         r.Headers["x-compute-time"] = total;
         r.Headers["x-compute-characters"] = Characters.ToString();
         r.Headers["x-compute-tokens"] = Tokens.ToString();

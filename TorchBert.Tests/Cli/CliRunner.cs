@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
+using System.Runtime.InteropServices;
 
 namespace TorchBert.Tests.Cli;
 
@@ -32,6 +33,13 @@ public static class CliRunner
     /// <summary><see cref="Run"/> with extra environment variables (null value: removed).</summary>
     public static CliResult RunWithEnvironment(IReadOnlyDictionary<string, string?>? environment, string weights, string workingDirectory, params string[] args)
     {
+        using var running = Start(environment, weights, workingDirectory, args);
+        return running.WaitForExit(TimeSpan.FromMinutes(2));
+    }
+
+    /// <summary>Starts <c>torchbert args</c> without waiting: for tests that signal the process while it works.</summary>
+    public static CliProcess Start(IReadOnlyDictionary<string, string?>? environment, string weights, string workingDirectory, params string[] args)
+    {
         File.Exists(DllPath).Should().BeTrue($"the CLI is built with the tests ({DllPath})");
         var start = new ProcessStartInfo(DotnetHost)
         {
@@ -52,15 +60,75 @@ public static class CliRunner
         foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
             if (v is null) start.Environment.Remove(k); else start.Environment[k] = v;
 
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
+        return new CliProcess(args, Process.Start(start)!);
+    }
+}
+
+/// <summary>A running <c>torchbert</c> (the <c>dotnet</c> host runs the app in its own process, so its id is the app's).</summary>
+public sealed partial class CliProcess : IDisposable
+{
+    private readonly string[] args;
+    private readonly Process process;
+    private readonly System.Text.StringBuilder stderr = new();
+    private readonly Task<string> stdout;
+    private readonly TaskCompletionSource stderrClosed = new();
+
+    internal CliProcess(string[] args, Process process)
+    {
+        this.args = args;
+        this.process = process;
+        stdout = process.StandardOutput.ReadToEndAsync();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) { stderrClosed.TrySetResult(); return; }
+            lock (stderr) stderr.Append(e.Data).Append('\n');
+        };
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>What the process has written to stderr so far.</summary>
+    public string Stderr { get { lock (stderr) return stderr.ToString(); } }
+
+    public bool HasExited => process.HasExited;
+
+    /// <summary>Sends SIGINT, as Ctrl-C in a terminal does (kill(2)).</summary>
+    public void Interrupt()
+    {
+        if (Kill(process.Id, 2) != 0) throw new InvalidOperationException($"kill({process.Id}, SIGINT) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    /// <summary>Waits for the exit (killing the process after <paramref name="timeout"/>) and returns what it printed.</summary>
+    public CliResult WaitForExit(TimeSpan timeout)
+    {
+        if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"torchbert {string.Join(' ', args)} did not finish in 2 minutes");
+            throw new TimeoutException($"torchbert {string.Join(' ', args)} did not finish in {timeout.TotalSeconds:F0} s");
         }
         process.WaitForExit();
-        return new CliResult(args, process.ExitCode, stdout.Result, stderr.Result);
+        stderrClosed.Task.Wait(TimeSpan.FromSeconds(10));
+        return new CliResult(args, process.ExitCode, stdout.Result, Stderr);
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds (false if the process exits first or <paramref name="timeout"/> passes).</summary>
+    public bool WaitUntil(Func<bool> condition, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if (condition()) return true;
+            if (process.HasExited) return condition();
+            Thread.Sleep(50);
+        }
+        return false;
+    }
+
+    public void Dispose()
+    {
+        if (!process.HasExited) process.Kill(entireProcessTree: true);
+        process.Dispose();
     }
 }

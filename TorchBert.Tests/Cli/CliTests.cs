@@ -344,7 +344,7 @@ public sealed class CliTests(CliFixture f) : IClassFixture<CliFixture>
     [Theory]
     [InlineData(1, "{work}/no-such-model: no such model folder or .onnx file", "fill-mask", "--model", "{work}/no-such-model", "a [MASK]")]
     [InlineData(1, "input 0 has no [MASK] token: \"no mask here\"", "fill-mask", "--model", "{mlm}", "no mask here")]
-    [InlineData(1, "top_k must be >= 1, got 0", "fill-mask", "--model", "{mlm}", "--top-k", "0", "a [MASK]")]
+    [InlineData(2, "--top-k must be >= 1, got 0", "fill-mask", "--model", "{mlm}", "--top-k", "0", "a [MASK]")]
     [InlineData(2, "Cannot parse argument 'many' for option '--top-k'", "fill-mask", "--model", "{mlm}", "--top-k", "many", "a [MASK]")]
     [InlineData(1, "bert-base-uncased: offline mode is on (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE) and revision 'main' of the repo is not in the cache*", "fill-mask", "a [MASK]")]
     [InlineData(2, "--pooling must be one of cls | mean | max | mean_sqrt_len | weightedmean | lasttoken, got 'sum'", "embed", "--pooling", "sum", "text")]
@@ -356,9 +356,9 @@ public sealed class CliTests(CliFixture f) : IClassFixture<CliFixture>
     [InlineData(1, "{work}/string.json: input_ids[0][1] is not an integer", "forward", "--model", "{mlm}", "--input", "{work}/string.json", "--output", "{work}/o.safetensors")]
     [InlineData(1, "{work}/missing.json: input JSON not found", "forward", "--model", "{mlm}", "--input", "{work}/missing.json", "--output", "{work}/o.safetensors")]
     [InlineData(2, "Option '--input' is required*", "forward", "--model", "{mlm}", "--output", "{work}/o.safetensors")]
-    [InlineData(1, "{work}/nonempty exists and is not empty*", "convert", "{mlm}", "{work}/nonempty")]
+    [InlineData(2, "{work}/nonempty exists and is not empty; use --force to replace it*", "convert", "{mlm}", "{work}/nonempty")]
     [InlineData(1, "{work}/noconfig: config.json not found*", "convert", "{work}/noconfig", "{work}/out-noconfig")]
-    [InlineData(2, "--dtype must be float32, float16 or bfloat16, got 'int8'", "convert", "{mlm}", "{work}/out-int8", "--dtype", "int8")]
+    [InlineData(2, "--dtype must be one of bfloat16 | float16 | float32, got 'int8'", "convert", "{mlm}", "{work}/out-int8", "--dtype", "int8")]
     public void Bad_input_gives_one_error_line(int exitCode, string message, params string[] args)
     {
         var sep = Path.DirectorySeparatorChar;

@@ -130,9 +130,9 @@ public sealed class TaskCliTests(CliFixture f) : IClassFixture<CliFixture>
     public void Bad_input_fails_in_one_line()
     {
         Fails(2, "--aggregation must be none, simple, first, average or max, got 'most'", "ner", "--model", TokCls, "--aggregation", "most", "x");
-        Fails(2, "input 1 is empty", "ner", "--model", TokCls, "x", "");
+        Fails(2, "text 2 of 2 is empty", "ner", "--model", TokCls, "x", "");
         Fails(2, "--context is required with --question", "qa", "--model", Qa, "--question", "Who?");
-        Fails(2, "input 0: the context is empty", "qa", "--model", Qa, "--question", "Who?", "--context", "");
+        Fails(2, "the --context is empty", "qa", "--model", Qa, "--question", "Who?", "--context", "");
         Fails(2, "--labels has no candidate label", "zero-shot", "--model", TaskPipelineFixtures.Nli(), "--labels", " , ", "x");
         Fails(1, "*has no sequence-classification head (bert.pooler.*, classifier.* were not in the checkpoint): text-classification would be random",
             "classify", "--model", Fixtures.Dir("tiny-bert-mlm"), "x");

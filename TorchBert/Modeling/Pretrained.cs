@@ -57,7 +57,8 @@ public static partial class Pretrained
             report.Tied.Add($"{alias} (= {owner})");
         }
 
-        var problems = new List<string>();
+        var missing = new List<string>();
+        var misshaped = new List<string>();
         var targets = new List<(string Key, Tensor Param, CheckpointTensor Source)>();
         foreach (var (key, param) in expected)
         {
@@ -65,22 +66,20 @@ public static partial class Pretrained
             if (!available.Remove(key, out var src))
             {
                 if (!isBase(key) || LoadingPolicy.Matches(policy.NewlyInitializedIfMissing, key)) report.NewlyInitialized.Add(key);
-                else problems.Add($"missing key '{key}' (model shape [{string.Join(", ", param.shape)}])");
+                else missing.Add($"missing key '{key}' (model shape [{string.Join(", ", param.shape)}])");
                 continue;
             }
             if (!src.Shape.SequenceEqual(param.shape))
-                problems.Add($"key '{key}': checkpoint shape [{string.Join(", ", src.Shape)}], model shape [{string.Join(", ", param.shape)}]" +
+                misshaped.Add($"key '{key}': checkpoint shape [{string.Join(", ", src.Shape)}], model shape [{string.Join(", ", param.shape)}]" +
                              (isBase(key) ? "" : $" (the head's size comes from config.json: num_labels {model.Config.NumLabels}, vocab_size {model.Config.VocabSize})"));
             else targets.Add((key, param, src));
         }
 
         var unplaced = available.Keys.Where(k => isBase(k) && !LoadingPolicy.Matches(LoadingPolicy.Buffers, k)
                                                  && !LoadingPolicy.Matches(policy.KeysToIgnoreOnLoadUnexpected, k)).ToList();
-        if (unplaced.Count > 0) problems.Add(UnplacedMessage(model, unplaced.Select(k => available[k].Name).ToList()));
         report.Unexpected.AddRange(available.Keys.Select(k => available[k].Name));
-        if (problems.Count > 0)
-            throw new CheckpointException($"{checkpoint.Path}: cannot load into {model.GetType().Name}:{Environment.NewLine}  " +
-                                          string.Join(Environment.NewLine + "  ", problems));
+        if (missing.Count + misshaped.Count + unplaced.Count > 0)
+            throw new CheckpointException(Mismatch(model, checkpoint, missing, misshaped, unplaced.Select(k => available[k].Name).ToList()));
 
         using (no_grad())
         {
@@ -92,10 +91,49 @@ public static partial class Pretrained
         return report;
     }
 
+    /// <summary>
+    /// A checkpoint that doesn't fit the model, summarised (a config that doesn't match its weights touches every key):
+    /// per kind of problem the count and the first few keys, then the likely cause, read from the checkpoint's own
+    /// shapes (e.g. "hidden_size 768 in config.json vs 32 in the checkpoint").
+    /// </summary>
+    private static string Mismatch(BertPreTrainedModel model, ICheckpointReader checkpoint, List<string> missing, List<string> misshaped, List<string> unplaced)
+    {
+        const int shown = 3;
+        static string Few(List<string> items) => string.Join("; ", items.Take(shown)) + (items.Count > shown ? $"; ... ({items.Count - shown} more)" : "");
+        var parts = new List<string>();
+        if (misshaped.Count > 0) parts.Add($"{misshaped.Count} key(s) with another shape in the checkpoint: {Few(misshaped)}");
+        if (missing.Count > 0) parts.Add($"{missing.Count} key(s) missing from the checkpoint: {Few(missing)}");
+        if (unplaced.Count > 0) parts.Add(UnplacedMessage(model, unplaced));
+        var cause = ConfigDifferences(model.Config, checkpoint);
+        var text = $"{checkpoint.Path}: cannot load into {model.GetType().Name}:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", parts);
+        return cause.Count > 0 ? text + $"{Environment.NewLine}  likely cause: config.json does not describe these weights ({string.Join(", ", cause)})" : text;
+    }
+
+    /// <summary>Sizes the checkpoint's tensors imply (vocab, hidden, positions, token types, intermediate, layers) that config.json contradicts.</summary>
+    private static List<string> ConfigDifferences(BertConfig config, ICheckpointReader checkpoint)
+    {
+        long[]? Shape(string suffix) => checkpoint.Tensors.FirstOrDefault(t => t.Name.EndsWith(suffix, StringComparison.Ordinal))?.Shape.ToArray();
+        var found = new List<(string Name, long Config, long Checkpoint)>();
+        if (Shape("embeddings.word_embeddings.weight") is [var vocab, var hidden])
+        {
+            found.Add(("hidden_size", config.HiddenSize, hidden));
+            found.Add(("vocab_size", config.VocabSize, vocab));
+        }
+        if (Shape("embeddings.position_embeddings.weight") is [var positions, _]) found.Add(("max_position_embeddings", config.MaxPositionEmbeddings, positions));
+        if (Shape("embeddings.token_type_embeddings.weight") is [var types, _]) found.Add(("type_vocab_size", config.TypeVocabSize, types));
+        if (Shape("encoder.layer.0.intermediate.dense.weight") is [var intermediate, _]) found.Add(("intermediate_size", config.IntermediateSize, intermediate));
+        var layers = checkpoint.Tensors.Select(t => LayerIndex().Match(t.Name)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value) + 1).DefaultIfEmpty(0).Max();
+        if (layers > 0) found.Add(("num_hidden_layers", config.NumHiddenLayers, layers));
+        return found.Where(f => f.Config != f.Checkpoint).Select(f => $"{f.Name} {f.Config} in config.json vs {f.Checkpoint} in the checkpoint").ToList();
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?:^|\.)encoder\.layer\.(\d+)\.")]
+    private static partial System.Text.RegularExpressions.Regex LayerIndex();
+
     /// <summary>Base-model weights the class has no place for: ignoring them would give wrong outputs, so say which class fits.</summary>
     private static string UnplacedMessage(BertPreTrainedModel model, List<string> keys)
     {
-        var shown = string.Join(", ", keys.Take(6)) + (keys.Count > 6 ? $", ... ({keys.Count} in all)" : "");
+        var shown = string.Join(", ", keys.Take(3)) + (keys.Count > 3 ? $", ... ({keys.Count} in all)" : "");
         var hint = keys.Any(k => k.Contains(".crossattention.", StringComparison.Ordinal))
             ? "they are cross-attention weights of a decoder (add_cross_attention): load it with BertLMHeadModel"
             : "the checkpoint's encoder differs from what config.json describes";

@@ -97,6 +97,8 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
         DefaultParameters = defaults;
         if (Options.BatchSize < 1) throw new ArgumentException($"BatchSize must be >= 1, got {Options.BatchSize}");
         if (Options.MaxLength is < 1) throw new ArgumentException($"MaxLength must be >= 1, got {Options.MaxLength}");
+        if (Options.MaxLength > model.Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"MaxLength {Options.MaxLength} is longer than the model allows: {model.Config.MaxPositionEmbeddings} tokens (max_position_embeddings)");
         Device = Options.Device ?? model.Device;
         if (tokenizer.VocabSize != model.Config.VocabSize)
             throw new ArgumentException($"tokenizer has {tokenizer.VocabSize} tokens but the model's vocab_size is {model.Config.VocabSize}");
@@ -131,7 +133,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     protected virtual string? HeadName => null;
 
     /// <summary>Longest input (special tokens included) the model accepts.</summary>
-    public int MaxLength => Math.Min(Options.MaxLength ?? int.MaxValue, Math.Min(Tokenizer.ModelMaxLength, Model.Config.MaxPositionEmbeddings));
+    public int MaxLength => Options.MaxLength ?? Math.Min(Tokenizer.ModelMaxLength, Model.Config.MaxPositionEmbeddings);
 
     /// <summary>Runs one input.</summary>
     public TResult Run(TInput input, TParams? parameters = null) => Run([input], parameters)[0];

@@ -107,8 +107,11 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
     /// <summary>Whether vectors are L2-normalized.</summary>
     public bool Normalize => Config.Normalize;
 
-    /// <summary>sentence-transformers' <c>max_seq_length</c>: inputs are cut to this many tokens (special tokens included).</summary>
-    public int MaxSeqLength => Math.Min(Config.MaxSeqLength ?? int.MaxValue, MaxLength);
+    /// <summary>
+    /// sentence-transformers' <c>max_seq_length</c>: inputs are cut to this many tokens (special tokens included).
+    /// <see cref="PipelineOptions.MaxLength"/>, when given, overrides the folder's default (up to the model's limit).
+    /// </summary>
+    public int MaxSeqLength => Options.MaxLength ?? Math.Min(Config.MaxSeqLength ?? int.MaxValue, MaxLength);
 
     /// <summary>Length of the vectors (hidden size × pooling modes), before any <see cref="SentenceEmbeddingParameters.Dimensions"/> cut.</summary>
     public int EmbeddingDimension => Model.Config.HiddenSize * Config.PoolingModes.Count;

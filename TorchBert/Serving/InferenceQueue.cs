@@ -172,7 +172,11 @@ public sealed class InferenceQueue : IDisposable
     /// <summary>Stops accepting entries; completes when everything queued has been computed (or dropped).</summary>
     public Task CloseAsync()
     {
-        lock (gate) closed = true;
+        lock (gate)
+        {
+            if (closed) return stopped.Task;
+            closed = true;
+        }
         signal.Release();
         return stopped.Task;
     }
@@ -277,9 +281,11 @@ public sealed class InferenceQueue : IDisposable
     /// <summary>Closes the queue and waits for the worker to finish what was queued.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
         CloseAsync().Wait();
         signal.Dispose();
     }
+    private int disposed;
 }
 
 /// <summary>

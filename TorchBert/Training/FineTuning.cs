@@ -216,28 +216,41 @@ public static class FineTuning
         {
             case FineTuningTask.TextClassification:
             {
-                using var m = BertForSequenceClassification.FromPretrained(modelPath, pretrained);
+                using var m = Trained(BertForSequenceClassification.FromPretrained(modelPath, pretrained), "sequence-classification head");
                 var features = TextClassificationData.Features(TextClassificationData.Read(dataFile), tokenizer, m.Config.Label2Id, maxSeqLength);
                 return Evaluation.Run(new SequenceClassificationTask(m, tokenizer), features, batchSize);
             }
             case FineTuningTask.TokenClassification:
             {
-                using var m = BertForTokenClassification.FromPretrained(modelPath, pretrained);
+                using var m = Trained(BertForTokenClassification.FromPretrained(modelPath, pretrained), "token-classification head");
                 var features = TokenClassificationData.Features(TokenClassificationData.Read(dataFile), tokenizer, m.Config.Label2Id, maxSeqLength);
                 return Evaluation.Run(new TokenClassificationTask(m, tokenizer), features, batchSize);
             }
             case FineTuningTask.QuestionAnswering:
             {
-                using var m = BertForQuestionAnswering.FromPretrained(modelPath, pretrained);
+                using var m = Trained(BertForQuestionAnswering.FromPretrained(modelPath, pretrained), "question-answering head");
                 var examples = QuestionAnsweringData.Read(dataFile);
                 var features = QuestionAnsweringData.Features(examples, tokenizer, maxSeqLength, Math.Min(docStride, maxSeqLength / 4), training: true);
                 return Evaluation.Run(new QuestionAnsweringTask(m, tokenizer, examples), features, batchSize);
             }
             default:
             {
-                using var m = BertForMaskedLM.FromPretrained(modelPath, pretrained);
+                using var m = Trained(BertForMaskedLM.FromPretrained(modelPath, pretrained), "MLM head");
                 return Evaluation.Run(new MaskedLMTask(m, tokenizer), MaskedLMData.Features(dataFile, tokenizer, maxSeqLength), batchSize);
             }
         }
+    }
+
+    /// <summary>
+    /// Evaluating a head the checkpoint does not have measures random weights: refused, as the pipelines refuse to run
+    /// one (the model is disposed).
+    /// </summary>
+    private static T Trained<T>(T model, string head) where T : BertPreTrainedModel
+    {
+        if (model.LoadReport?.NewlyInitialized is not { Count: > 0 } fresh) return model;
+        var groups = fresh.Select(k => string.Join('.', k.Split('.').Take(k.StartsWith("cls.", StringComparison.Ordinal) || k.StartsWith("bert.", StringComparison.Ordinal) ? 2 : 1)) + ".*").Distinct();
+        var source = model.LoadReport.Source;
+        model.Dispose();
+        throw new ArgumentException($"{source} has no {head} ({string.Join(", ", groups)} were not in the checkpoint): its metrics would measure random weights; fine-tune it first");
     }
 }

@@ -33,7 +33,11 @@ public static class TextClassificationData
     public static List<DataRecord> Read(string path) => DataFiles.ReadTable(path);
 
     /// <summary>The <c>label</c> values of the records, as <see cref="LabelList"/> orders them.</summary>
-    public static List<string> Labels(IReadOnlyList<DataRecord> records) => LabelList.FromValues(records.Select(r => r.Text("label")));
+    public static List<string> Labels(IReadOnlyList<DataRecord> records) => LabelList.FromValues(records.Select(Label));
+
+    /// <summary>A record's label; an empty one is a data error naming file:line (it cannot name a class).</summary>
+    private static string Label(DataRecord r) =>
+        r.Text("label") is { } label && !string.IsNullOrWhiteSpace(label) ? label : throw new DataFileException($"{r.Where}: the label is empty");
 
     /// <summary>Tokenizes the records (text or text pair) with labels mapped through <paramref name="label2Id"/>.</summary>
     public static List<Feature> Features(IReadOnlyList<DataRecord> records, BertTokenizer tokenizer, IReadOnlyDictionary<string, int> label2Id, int maxLength)
@@ -43,7 +47,7 @@ public static class TextClassificationData
         for (int i = 0; i < records.Count; i++)
         {
             var r = records[i];
-            var label = LabelList.IdOf(label2Id, r.Text("label"), r.Where);
+            var label = LabelList.IdOf(label2Id, Label(r), r.Where);
             if (r.Has("input_ids"))
             {
                 var ids = r.Ints("input_ids");
@@ -193,20 +197,22 @@ public static class QuestionAnsweringData
             for (int p = 0; p < paragraphs.Count; p++)
             {
                 var where = $"{path}: data[{a}].paragraphs[{p}]";
-                var context = paragraphs[p]?["context"]?.GetValue<string>() ?? throw new DataFileException($"{where} has no 'context'");
+                var context = StringOf(paragraphs[p]?["context"], $"{where}: 'context'") ?? throw new DataFileException($"{where} has no 'context'");
                 if (paragraphs[p]?["qas"] is not JsonArray qas) throw new DataFileException($"{where} has no 'qas' list");
                 foreach (var qa in qas)
                 {
                     var id = qa?["id"]?.ToString() ?? throw new DataFileException($"{where}: a question has no 'id'");
-                    var question = qa["question"]?.GetValue<string>() ?? throw new DataFileException($"{where}: question '{id}' has no 'question' text");
+                    var question = StringOf(qa["question"], $"{where}: question '{id}': 'question'") ?? throw new DataFileException($"{where}: question '{id}' has no 'question' text");
                     var answers = new List<(string, int)>();
                     if (qa["answers"] is JsonArray list)
                     {
                         foreach (var ans in list)
                         {
-                            var t = ans?["text"]?.GetValue<string>() ?? throw new DataFileException($"{where}: question '{id}': an answer has no 'text'");
-                            var startNode = ans["answer_start"] ?? throw new DataFileException($"{where}: question '{id}': answer '{t}' has no 'answer_start'");
-                            int start = Utf16Index(context, startNode.GetValue<int>());
+                            var t = StringOf(ans?["text"], $"{where}: question '{id}': an answer's 'text'") ?? throw new DataFileException($"{where}: question '{id}': an answer has no 'text'");
+                            var startNode = ans!["answer_start"] ?? throw new DataFileException($"{where}: question '{id}': answer '{t}' has no 'answer_start'");
+                            if (startNode is not JsonValue sv || !sv.TryGetValue<int>(out var codePoint))
+                                throw new DataFileException($"{where}: question '{id}': answer_start of '{DataRecord.Shorten(t)}' must be an integer, got {startNode.ToJsonString()}");
+                            int start = Utf16Index(context, codePoint);
                             if (start < 0 || start + t.Length > context.Length || string.CompareOrdinal(context, start, t, 0, t.Length) != 0)
                                 throw new DataFileException($"{where}: question '{id}': answer '{DataRecord.Shorten(t)}' at answer_start {startNode} is not in the context " +
                                                             $"(the context there reads '{DataRecord.Shorten(Slice(context, start, t.Length))}')");
@@ -220,6 +226,12 @@ public static class QuestionAnsweringData
         if (result.Count == 0) throw new DataFileException($"{path}: no questions");
         return result;
     }
+
+    /// <summary>A JSON string, null when absent; another JSON type is a data error naming where it is.</summary>
+    private static string? StringOf(JsonNode? node, string what) =>
+        node is null ? null
+        : node is JsonValue v && v.TryGetValue<string>(out var s) ? s
+        : throw new DataFileException($"{what} must be a string, got {node.ToJsonString()}");
 
     private static string Slice(string s, int start, int length) =>
         start < 0 || start >= s.Length ? "" : s.Substring(start, Math.Min(length, s.Length - start));

@@ -70,7 +70,7 @@ public sealed partial class Trainer
             AtomicFile.TryDeleteDirectory(temp);
             throw;
         }
-        Message?.Invoke($"saved {final}" + (metrics is null ? "" : $" ({string.Join(", ", metrics.Select(kv => $"eval_{kv.Key} {kv.Value:G4}"))})"));
+        Message?.Invoke($"saved {final}" + (metrics is null ? "" : $" ({string.Join(", ", metrics.Select(kv => $"{kv.Key} {kv.Value:G4}"))})"));
         RotateCheckpoints();
     }
 

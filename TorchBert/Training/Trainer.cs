@@ -100,9 +100,11 @@ public sealed partial class Trainer : IDisposable
 
     /// <summary>
     /// HF <c>trainer.train(resume_from_checkpoint)</c>. <paramref name="resumeFromCheckpoint"/>: a checkpoint folder, or
-    /// "latest" for the newest <c>checkpoint-N</c> in output_dir.
+    /// "latest" for the newest <c>checkpoint-N</c> in output_dir. <paramref name="ct"/> stops training between optimizer
+    /// steps (never inside a checkpoint save): it throws <see cref="OperationCanceledException"/>, the checkpoints already
+    /// written stay complete and no final model is saved.
     /// </summary>
-    public TrainOutput Train(string? resumeFromCheckpoint = null)
+    public TrainOutput Train(string? resumeFromCheckpoint = null, CancellationToken ct = default)
     {
         NativeRuntime.EnsureLoaded();
         Directory.CreateDirectory(Args.OutputDir);
@@ -144,6 +146,7 @@ public sealed partial class Trainer : IDisposable
                 int start = epoch == epochsTrained ? batchesToSkip : 0;
                 for (int b = start; b < batches && !stop; b++)
                 {
+                    if (b % Args.GradientAccumulationSteps == 0) ct.ThrowIfCancellationRequested();
                     int groupStart = b / Args.GradientAccumulationSteps * Args.GradientAccumulationSteps;
                     int groupSize = Math.Min(Args.GradientAccumulationSteps, batches - groupStart);
                     double stepLoss;

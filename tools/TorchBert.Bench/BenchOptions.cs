@@ -13,13 +13,13 @@ public sealed record BenchOptions
     public int? CallgrindCalls { get; init; }
     public HashSet<string> Sections { get; init; } = [.. All];
 
-    public static readonly string[] All = ["inference", "levers", "profile", "dtypes", "tokenization", "load", "memory", "batching", "pipeline"];
+    public static readonly string[] All = ["inference", "levers", "profile", "dtypes", "tokenization", "load", "memory", "batching", "pipeline", "server"];
 
     public int FillMaskCalls => MemoryCalls ?? (Quick ? 1_000 : 10_000);
 
     public const string Usage =
         "usage: torchbert-bench [--quick] [--threads N] [--memory-calls N] [--only a,b] [--json FILE]\n" +
-        "  sections: inference, levers, profile, dtypes, tokenization, load, memory, batching, pipeline (default: all)";
+        "  sections: inference, levers, profile, dtypes, tokenization, load, memory, batching, pipeline, server (default: all)";
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {

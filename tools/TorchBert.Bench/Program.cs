@@ -27,6 +27,7 @@ try
     var onnxDir = Directory.CreateTempSubdirectory("torchbert-bench-onnx-").FullName;
     var report = new Report();
     var ratios = new Dictionary<string, double>();
+    var server = new Dictionary<string, double>();
     (double VsOrt, double Cosine) bf16 = (double.NaN, double.NaN);
     try
     {
@@ -50,6 +51,7 @@ try
         if (options.Sections.Contains("load")) new LoadBench(options, report).Run();
         if (options.Sections.Contains("batching")) new BatchingBench(options, report, modelDir, tokenizer).Run();
         if (options.Sections.Contains("pipeline")) new PipelineBench(options, report, modelDir, tokenizer).Run();
+        if (options.Sections.Contains("server")) server = new ServerBench(options, report, modelDir).Run();
     }
     finally
     {
@@ -68,6 +70,11 @@ try
     Console.WriteLine($"ratio_vs_ort_b1_t64={R("b1_t64")}");
     Console.WriteLine($"ratio_vs_ort_b8_t128_all_positions={R("b8_t128_all_positions")}");
     Console.WriteLine($"ratio_vs_ort_b8_t128={R("b8_t128")}");
+    string S(string key, string format = "F2") => (server.TryGetValue(key, out var r) ? r : double.NaN).ToString(format);
+    Console.WriteLine($"server_429_share_c64_permits8={S("server_429_share_c64_permits8")}");
+    Console.WriteLine($"server_hung_requests={S("server_hung_requests", "F0")}");
+    Console.WriteLine($"ratio_server_batching_vs_unbatched_c32={S("server_batching_vs_unbatched_c32")}");
+    Console.WriteLine($"ratio_server_vs_inprocess_c32={S("server_vs_inprocess_c32")}");
     return 0;
 }
 catch (Exception e) when (e is TorchBertNativeException or IOException or InvalidOperationException)

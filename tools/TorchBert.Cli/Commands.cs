@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using TorchBert.Configuration;
 using TorchBert.Loading;
 using TorchBert.Modeling;
@@ -8,114 +9,138 @@ using TorchSharp;
 
 namespace TorchBert.Cli;
 
-/// <summary>The subcommands. Each is thin: parse, call the library, print.</summary>
+/// <summary>
+/// The subcommands. Each is thin: parse, call the library, print. New commands register with one line in <see cref="All"/>
+/// and set their action as <c>cmd.SetAction((p, ct) =&gt; Cli.Run(() =&gt; ...))</c> — the two-parameter form: a one-parameter
+/// lambda binds to System.CommandLine's <c>Action&lt;ParseResult&gt;</c> overload and the exit code is lost.
+/// </summary>
 internal static class Commands
 {
-    public static IEnumerable<Command> All() => [FillMask(), Embed(), Similarity(), Tokenize(), Inspect(), Forward.Command(), Convert(), TrainingCommands.Train(), TrainingCommands.Evaluate(), PlotCommands.Command(), .. HubCommands.All(), .. TaskCommands.All(), ServeCommand.Command()];
+    public static IEnumerable<Command> All() =>
+    [
+        FillMask(), Embed(), SimilarityCommand(), Tokenize(), Inspect(), Forward.Command(), ConvertCommand.Command(),
+        TrainingCommands.Train(), TrainingCommands.Evaluate(), PlotCommands.Command(),
+        .. HubCommands.All(),
+        .. TaskCommands.All(),
+        ServeCommand.Command(),
+    ];
 
-    private static Option<string?> ModelOption() => new("--model") { Description = "model folder (HF or converted), .onnx file or Hub id; default: the embedded all-MiniLM-L6-v2" };
-    private static Option<bool> JsonOption() => new("--json") { Description = "print JSON" };
-    private static Argument<string[]> Texts(string name = "text") => new(name) { Arity = ArgumentArity.OneOrMore, Description = "input text(s)" };
+    /// <summary>The root command: what the CLI does, then every command (System.CommandLine lists them under Commands:).</summary>
+    public static RootCommand Root()
+    {
+        var root = new RootCommand(
+            "torchbert: HuggingFace-identical BERT on TorchSharp. Run HF pipelines (fill-mask, classify, ner, qa, zero-shot), " +
+            "sentence embeddings and similarity, tokenize, inspect, run and convert models, download from the Hub, fine-tune " +
+            "and evaluate, plot what a model sees, and serve models over HTTP (TEI-compatible). Exit codes: 0 done, 1 error, 2 bad command line, 130 interrupted. " +
+            "Put -- before texts that start with '-'. Reference: docs/cli.md");
+        foreach (var command in All()) root.Subcommands.Add(command);
+        return root;
+    }
+
+    private static Argument<string[]> Texts(string name = "text") => new(name) { Arity = ArgumentArity.ZeroOrMore, Description = "input text(s) (or --input FILE.jsonl); put -- before a text that starts with '-'" };
 
     private static Command FillMask()
     {
-        var model = ModelOption();
+        var o = new ModelOptions($"model folder (HF or converted) or Hub id with an MLM head; default: {Cli.DefaultMlmModel} from the Hub");
         var topK = new Option<int>("--top-k") { Description = "candidates per mask", DefaultValueFactory = _ => 5 };
         var targets = new Option<string?>("--targets") { Description = "comma-separated words to rank instead of the whole vocabulary" };
-        var json = JsonOption();
         var verbose = new Option<bool>("--verbose") { Description = "show the tensors flowing through preprocess → forward → postprocess" };
         var texts = Texts();
-        var cmd = new Command("fill-mask", "predict [MASK] tokens (HF fill-mask pipeline)") { model, topK, targets, json, verbose, texts };
-        var truncation = new TaskCommands.RunOptions();
-        truncation.AddTo(cmd);
-        cmd.SetAction(p => Cli.Run(() =>
+        var cmd = new Command("fill-mask", "predict [MASK] tokens (HF fill-mask pipeline)") { topK, targets, verbose, texts };
+        o.AddTo(cmd);
+        cmd.SetAction((p, _) => Cli.Run(ct =>
         {
-            var inputs = p.GetValue(texts)!;
+            if (p.GetValue(topK) < 1) throw new UsageException($"--top-k must be >= 1, got {p.GetValue(topK)}");
+            Cli.CheckTexts(p.GetValue(texts)!);
+            o.CheckOutput(p);
+            var inputs = JsonLines.Inputs(p, o, p.GetValue(texts)!, n => NonEmpty(JsonLines.Str(n, "text")), "texts");
             var targetList = p.GetValue(targets)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            using var pipe = FillMaskPipeline.FromPretrained(Cli.MlmModel(p.GetValue(model)),
-                truncation.Options(p, p.GetValue(verbose)), p.GetValue(topK), targetList);
-            foreach (var w in pipe.Warnings) Console.Error.WriteLine($"torchbert: warning: {w}");
-            var results = pipe.Run(inputs);
-            if (p.GetValue(json))
-            {
-                // HF's shapes: one mask → a list of candidates; several → a list per mask; several inputs → a list per input.
-                object Shape(IReadOnlyList<IReadOnlyList<FillMaskResult>> r) => r.Count == 1 ? r[0] : r;
-                Cli.WriteJson(results.Count == 1 ? Shape(results[0]) : results.Select(Shape).ToList());
-                return 0;
-            }
-            for (int i = 0; i < inputs.Length; i++)
-            {
-                Console.WriteLine(inputs[i]);
-                for (int m = 0; m < results[i].Count; m++)
+            using var pipe = FillMaskPipeline.FromPretrained(Cli.MlmModel(p.GetValue(o.Model)), o.Pipeline(p, p.GetValue(verbose)), p.GetValue(topK), targetList);
+            foreach (var w in pipe.Warnings) ProgressLine.Print($"torchbert: warning: {w}");
+            // HF's shapes: one mask → a list of candidates; several → a list per mask; several inputs → a list per input.
+            return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs),
+                (_, r) => r.Count == 1 ? r[0] : r,
+                many => many,
+                (text, r) =>
                 {
-                    if (results[i].Count > 1) Console.WriteLine($"  mask {m + 1}:");
-                    foreach (var c in results[i][m])
-                        Console.WriteLine($"  {c.Score,8:F4}  {c.TokenStr,-14} {c.Sequence}");
-                }
-            }
-            return 0;
+                    Console.WriteLine(text);
+                    for (int m = 0; m < r.Count; m++)
+                    {
+                        if (r.Count > 1) Console.WriteLine($"  mask {m + 1}:");
+                        foreach (var c in r[m])
+                            Console.WriteLine($"  {c.Score,8:F4}  {c.TokenStr,-14} {c.Sequence}");
+                    }
+                },
+                ct);
         }));
         return cmd;
     }
+
+    /// <summary>An input read from --input must have text, as one on the command line (see <see cref="Cli.CheckTexts"/>).</summary>
+    internal static string NonEmpty(string text) =>
+        string.IsNullOrWhiteSpace(text) ? throw new FormatException("the text is empty") : text;
 
     private static Command Embed()
     {
-        var model = ModelOption();
-        var json = JsonOption();
-        var texts = Texts();
-        texts.Arity = ArgumentArity.ZeroOrMore;
-        var cmd = new Command("embed", "sentence embeddings as sentence-transformers' encode (the folder's pooling, normalization, prompts, max_seq_length)") { model, json, texts };
-        var truncation = new TaskCommands.RunOptions();
-        truncation.AddTo(cmd);
+        var o = new ModelOptions(ModelOptions.DefaultModel, json: "print the vectors as JSON (a list of lists)");
         var sentence = new SentenceOptions();
+        var texts = Texts();
+        var cmd = new Command("embed", "sentence embeddings as sentence-transformers' encode (the folder's pooling, normalization, prompts, max_seq_length; --max-length overrides the length)") { texts };
+        o.AddTo(cmd);
         sentence.AddTo(cmd);
-        var io = new TaskCommands.Io();
-        io.AddTo(cmd);
         var corpus = new CorpusOptions();
         corpus.AddTo(cmd);
-        cmd.SetAction(p => Cli.Run(() =>
+        cmd.SetAction((p, _) => Cli.Run(ct =>
         {
             var overrides = sentence.Options(p);
-            var inputs = p.GetValue(texts)!;
-            if (p.GetValue(io.Input) is not null || p.GetValue(io.Output) is not null || corpus.Requested(p, null))
+            var parameters = sentence.Parameters(p);
+            Cli.CheckTexts(p.GetValue(texts)!);
+            if (corpus.Requested(p, p.GetValue(o.Output)))
             {
-                if (inputs.Length > 0) throw new UsageException("give texts either on the command line or with --input, not both");
-                var name = Cli.ModelOrDefault(p.GetValue(model));
-                using var job = SentenceEmbeddingPipeline.FromPretrained(name, truncation.Options(p), overrides);
-                return corpus.Run(p, new Corpus.EmbeddingCorpusTask(job), p.GetValue(io.Input), p.GetValue(io.Output), name);
+                if (p.GetValue(texts)!.Length > 0) throw new UsageException("a corpus job reads its texts from --input (no texts on the command line)");
+                var name = Cli.ModelOrDefault(p.GetValue(o.Model));
+                using var job = SentenceEmbeddingPipeline.FromPretrained(name, o.Pipeline(p), overrides);
+                return corpus.Run(p, new Corpus.EmbeddingCorpusTask(job), p.GetValue(o.Input), p.GetValue(o.Output), name);
             }
-            if (inputs.Length == 0) throw new UsageException("give texts, or --input FILE.jsonl --output DIR/ for a corpus job");
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), overrides);
-            var vectors = pipe.Run(inputs, sentence.Parameters(p));
-            if (p.GetValue(json)) { Cli.WriteJson(vectors); return 0; }
-            for (int i = 0; i < inputs.Length; i++)
-                Console.WriteLine($"{inputs[i]}\n  [{vectors[i].Length}] {string.Join(", ", vectors[i].Take(8).Select(v => v.ToString("0.0000")))}, ...");
-            return 0;
+            o.CheckOutput(p);
+            var inputs = JsonLines.Inputs(p, o, p.GetValue(texts)!, n => NonEmpty(JsonLines.Str(n, "text")), "texts");
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p), overrides);
+            return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs, parameters),
+                (_, v) => v,
+                many => many,
+                (text, v) => Console.WriteLine($"{text}\n  [{v.Length}] {string.Join(", ", v.Take(8).Select(x => x.ToString("0.0000")))}, ..."),
+                ct, jsonList: true);
         }));
         return cmd;
     }
 
-    private static Command Similarity()
+    private static Command SimilarityCommand()
     {
-        var model = ModelOption();
-        var json = JsonOption();
+        var o = new ModelOptions(ModelOptions.DefaultModel, json: "print {sentences, similarity} as JSON");
         var texts = Texts();
-        texts.Arity = new ArgumentArity(2, 100_000);
-        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (the model folder's pooling)") { model, json, texts };
-        var truncation = new TaskCommands.RunOptions();
-        truncation.AddTo(cmd);
+        var cmd = new Command("similarity", "cosine similarity matrix of sentence embeddings (the model folder's pooling); at least two texts") { texts };
+        o.AddTo(cmd);
         var sentence = new SentenceOptions();
         sentence.AddTo(cmd);
-        cmd.SetAction(p => Cli.Run(() =>
+        cmd.SetAction((p, _) => Cli.Run(() =>
         {
-            var inputs = p.GetValue(texts)!;
             var overrides = sentence.Options(p);
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(model)), truncation.Options(p), overrides);
-            var matrix = Pipelines.Similarity.Matrix(pipe.Run(inputs, sentence.Parameters(p)));
-            if (p.GetValue(json)) { Cli.WriteJson(new { sentences = inputs, similarity = matrix }); return 0; }
-            for (int i = 0; i < inputs.Length; i++) Console.WriteLine($"[{i}] {inputs[i]}");
+            var parameters = sentence.Parameters(p);
+            Cli.CheckTexts(p.GetValue(texts)!);
+            o.CheckOutput(p);
+            var inputs = JsonLines.Inputs(p, o, p.GetValue(texts)!, n => NonEmpty(JsonLines.Str(n, "text")), "texts");
+            if (inputs.Count < 2) throw new UsageException($"similarity needs at least two texts to compare, got {inputs.Count}");
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p), overrides);
+            var matrix = Similarity.Matrix(pipe.Run(inputs, parameters));
+            if (p.GetValue(o.Output) is { } output)
+            {
+                JsonLines.WriteAtomically(output, JsonSerializer.Serialize(new { sentences = inputs, similarity = matrix }, Cli.Json) + "\n");
+                return 0;
+            }
+            if (p.GetValue(o.Json)) { Cli.WriteJson(new { sentences = inputs, similarity = matrix }); return 0; }
+            for (int i = 0; i < inputs.Count; i++) Console.WriteLine($"[{i}] {inputs[i]}");
             Console.WriteLine("     " + string.Concat(inputs.Select((_, j) => $"{$"[{j}]",8}")));
-            for (int i = 0; i < inputs.Length; i++)
+            for (int i = 0; i < inputs.Count; i++)
                 Console.WriteLine($"{$"[{i}]",5}" + string.Concat(matrix[i].Select(v => $"{v,8:F4}")));
             return 0;
         }));
@@ -124,15 +149,16 @@ internal static class Commands
 
     private static Command Tokenize()
     {
-        var model = ModelOption();
-        var json = JsonOption();
+        var model = new Option<string?>("--model") { Description = ModelOptions.DefaultModel };
+        var json = CommonOptions.Json();
         var maxLength = new Option<int?>("--max-length") { Description = "truncate (longest_first) to this many tokens" };
         var text = new Argument<string>("text") { Description = "text to tokenize" };
         var pair = new Argument<string?>("pair") { Arity = ArgumentArity.ZeroOrOne, Description = "optional second text (sentence pair)" };
-        var revision = HubCommands.RevisionOption();
-        var cmd = new Command("tokenize", "HF tokenizer output: input_ids, token_type_ids, attention_mask, tokens") { model, revision, json, maxLength, text, pair };
-        cmd.SetAction(p => Cli.Run(() =>
+        var revision = CommonOptions.Revision();
+        var cmd = new Command("tokenize", "HF tokenizer output (input_ids, token_type_ids, attention_mask, tokens) of TEXT, or of the pair TEXT PAIR (PAIR is optional)") { model, revision, json, maxLength, text, pair };
+        cmd.SetAction((p, _) => Cli.Run(() =>
         {
+            Cli.CheckTexts(p.GetValue(pair) is { } second ? [p.GetValue(text)!, second] : [p.GetValue(text)!]);
             var tokenizer = TokenizerLoader.ForModel(Cli.ModelOrDefault(p.GetValue(model)), p.GetValue(revision));
             var max = p.GetValue(maxLength);
             if (max is <= 0) throw new UsageException($"--max-length must be > 0, got {max}");
@@ -152,12 +178,12 @@ internal static class Commands
 
     private static Command Inspect()
     {
-        var model = ModelOption();
+        var model = new Option<string?>("--model") { Description = ModelOptions.DefaultModel };
         var config = new Option<string?>("--config") { Description = "a config.json: print the architecture it describes (no weights)" };
-        var json = JsonOption();
-        var revision = HubCommands.RevisionOption();
+        var json = CommonOptions.Json();
+        var revision = CommonOptions.Revision();
         var cmd = new Command("inspect", "the PyTorch-style module tree and parameter counts") { model, revision, config, json };
-        cmd.SetAction(p => Cli.Run(() =>
+        cmd.SetAction((p, _) => Cli.Run(() =>
         {
             NativeRuntime.EnsureLoaded();
             BertPreTrainedModel m;
@@ -186,17 +212,4 @@ internal static class Commands
         return cmd;
     }
 
-    private static Command Convert()
-    {
-        var src = new Argument<string>("src") { Description = "HF folder (safetensors, sharded, pytorch_model.bin) or ONNX export (.onnx or folder)" };
-        var dst = new Argument<string>("dst") { Description = "output folder (e.g. weights/bert-base-uncased)" };
-        var dtype = new Option<string>("--dtype") { Description = "float32 | float16 | bfloat16", DefaultValueFactory = _ => "float32" };
-        var verify = new Option<bool>("--verify") { Description = "run source and result on a sample input and print the max difference" };
-        var heads = new Option<int?>("--heads") { Description = "attention heads, for ONNX exports whose graph doesn't say" };
-        var force = new Option<bool>("--force") { Description = "replace a non-empty destination" };
-        var json = JsonOption();
-        var cmd = new Command("convert", "convert a model to a self-contained TorchBert folder (config.json, model.safetensors, tokenizer)") { src, dst, dtype, verify, heads, force, json };
-        cmd.SetAction(p => Cli.Run(() => Conversion.Run(p.GetValue(src)!, p.GetValue(dst)!, p.GetValue(dtype)!, p.GetValue(verify), p.GetValue(heads), p.GetValue(force), p.GetValue(json))));
-        return cmd;
-    }
 }

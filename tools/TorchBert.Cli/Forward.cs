@@ -20,24 +20,27 @@ internal static class Forward
         var output = new Option<string>("--output") { Description = "safetensors file to write", Required = true };
         var hidden = new Option<bool>("--hidden-states") { Description = "also write hidden_states.{i} (0 = embeddings)" };
         var attentions = new Option<bool>("--attentions") { Description = "also write attentions.{i}" };
-        var revision = HubCommands.RevisionOption();
+        var revision = CommonOptions.Revision();
         var dtype = CommonOptions.DType();
         var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, revision, input, output, hidden, attentions, dtype };
-        cmd.SetAction(p => Cli.Run(() =>
+        cmd.SetAction((p, _) => Cli.Run(() =>
         {
             var dt = CommonOptions.ParseDType(p.GetValue(dtype));
+            Cli.CheckOutputFile(p.GetValue(output)!, "--output");
             return Run(ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
         }));
         return cmd;
     }
 
-    private static int Run(string modelPath, string inputPath, string outputPath, bool hiddenStates, bool attentions, ScalarType? dtype = null)
+    private static int Run(string modelPath, string inputPath, string outputPath, bool hiddenStates, bool attentions, ScalarType? dtype)
     {
         if (!File.Exists(inputPath)) throw new FileNotFoundException($"{inputPath}: input JSON not found");
-        var json = JsonNode.Parse(File.ReadAllText(inputPath)) as JsonObject
-                   ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
+        JsonNode? node;
+        try { node = JsonNode.Parse(File.ReadAllText(inputPath)); }
+        catch (System.Text.Json.JsonException e) { throw new FormatException($"{inputPath}: invalid JSON: {Messages.Clean(e)}"); }
+        var json = node as JsonObject ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
         using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU, DType = dtype });
-        CpuFeatures.WarnOnceIfSlow(m.DType, DeviceType.CPU);
+        CpuFeatures.WarnOnceIfSlow(m.DType, m.Device.type);
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         var known = new[] { "input_ids", "attention_mask", "token_type_ids", "position_ids", "labels", "start_positions",

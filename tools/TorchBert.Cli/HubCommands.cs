@@ -10,7 +10,7 @@ internal static class HubCommands
     public static IEnumerable<Command> All() => [Download(), Cache()];
 
     /// <summary>--revision beside --model: branch, tag or commit of a Hub id.</summary>
-    public static Option<string?> RevisionOption() => new("--revision") { Description = "branch, tag or commit of a Hub id (default: main)" };
+    public static Option<string?> RevisionOption() => CommonOptions.Revision();
 
     private static Command Download()
     {
@@ -18,10 +18,12 @@ internal static class HubCommands
         var revision = RevisionOption();
         var include = new Option<string[]>("--include") { Description = "only files matching these patterns (fnmatch, e.g. '*.json' 'onnx/*'); default: what from_pretrained loads", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("download", "download a model into the Hugging Face cache (shared with Python) and print its snapshot folder") { id, revision, include };
-        cmd.SetAction(p => Cli.Run(() =>
+        // Ctrl-C cancels the transfer: the file being fetched is dropped (never a partial blob), files already complete
+        // and every earlier snapshot stay; exit code 130.
+        cmd.SetAction((p, _) => Cli.RunAsync(async ct =>
         {
             using var client = new HubClient();
-            var folder = client.SnapshotDownloadAsync(p.GetValue(id)!, p.GetValue(revision), p.GetValue(include)).GetAwaiter().GetResult();
+            var folder = await client.SnapshotDownloadAsync(p.GetValue(id)!, p.GetValue(revision), p.GetValue(include), ct);
             Console.WriteLine(folder);
             return 0;
         }));
@@ -33,7 +35,7 @@ internal static class HubCommands
         var json = new Option<bool>("--json") { Description = "print JSON" };
         var verbose = new Option<bool>("--verbose") { Description = "one row per revision" };
         var list = new Command("list", "the cached repos, as huggingface-cli scan-cache") { json, verbose };
-        list.SetAction(p => Cli.Run(() =>
+        list.SetAction((p, _) => Cli.Run(() =>
         {
             var cache = new HubCache(HubOptions.Current.CacheDir);
             var repos = cache.Scan();
@@ -62,7 +64,7 @@ internal static class HubCommands
 
         var id = new Argument<string>("id") { Description = "Hub repo id to delete from the cache" };
         var rm = new Command("rm", "delete a cached repo (blobs, snapshots, refs), as huggingface-cli delete-cache") { id };
-        rm.SetAction(p => Cli.Run(() =>
+        rm.SetAction((p, _) => Cli.Run(() =>
         {
             var cache = new HubCache(HubOptions.Current.CacheDir);
             var repoId = p.GetValue(id)!;
@@ -116,9 +118,9 @@ internal sealed class ProgressBar
             var fraction = p.Total > 0 ? (double)p.Done / p.Total : 1;
             var rate = p.Done / Math.Max(1e-3, (now - started).TotalSeconds);
             var line = $"{p.FileName}: [{new string('#', (int)(fraction * 30)),-30}] {fraction,4:P0} {HubCommands.Size(p.Done)}/{HubCommands.Size(p.Total)}B {HubCommands.Size((long)rate)}B/s";
-            if (Console.IsErrorRedirected) { if (finished) Console.Error.WriteLine(line); return; }
-            Console.Error.Write("\r" + line.PadRight(Width()));
-            if (finished) Console.Error.WriteLine();
+            if (Console.IsErrorRedirected) { if (finished) ProgressLine.Print(line); return; }
+            ProgressLine.Draw(line.PadRight(Width()));
+            if (finished) ProgressLine.End();
         }
     }
 }

@@ -33,8 +33,9 @@ internal static class PlotCommands
         var source = new Option<string>("--source") { Description = "embeddings (word embeddings alone) | hidden:N (HF hidden_states[N], 0 = embeddings output)", DefaultValueFactory = _ => "embeddings" };
         var metric = new Option<string>("--metric") { Description = "cosine | dot | softmax (softmax(E·Eᵀ) per row) | softmax:K (softmax(K·E·(K·E)ᵀ) per row)", DefaultValueFactory = _ => "cosine" };
         var cmd = new Command("similarity", "token × token similarity of one sentence (or a pair)") { text, pair, source, metric, model, json, output };
-        cmd.SetAction(p => Cli.Run(() =>
+        cmd.SetAction((p, ct) => Cli.Run(() =>
         {
+            CheckTexts(p, text, pair);
             var src = VectorSource.Parse(p.GetValue(source)!);
             var m = SimilarityMetric.Parse(p.GetValue(metric)!);
             var path = OutputOrJson(p.GetValue(output), p.GetValue(json));
@@ -54,8 +55,9 @@ internal static class PlotCommands
         var layer = new Option<string>("--layer") { Description = "layer number (from 0, as HF's attentions[L]) or 'all' (needs --head)", Required = true };
         var head = new Option<int?>("--head") { Description = "head number (from 0); without it, every head of the layer as a grid" };
         var cmd = new Command("attention", "attention probabilities: one head, the heads of a layer, or one head over the layers") { text, pair, layer, head, model, json, output };
-        cmd.SetAction(p => Cli.Run(() =>
+        cmd.SetAction((p, ct) => Cli.Run(() =>
         {
+            CheckTexts(p, text, pair);
             var l = ParseLayer(p.GetValue(layer)!);
             var h = p.GetValue(head);
             if (l is null && h is null) throw new UsageException("--layer all needs --head H (one head over every layer)");
@@ -81,7 +83,7 @@ internal static class PlotCommands
         var (model, json, output) = (Model(), Json(), Out());
         var first = new Option<int?>("--first") { Description = "only the first N positions (default: all max_position_embeddings)" };
         var cmd = new Command("positions", "cosine similarity of the position embeddings (position × position)") { model, first, json, output };
-        cmd.SetAction(p => Cli.Run(() =>
+        cmd.SetAction((p, ct) => Cli.Run(() =>
         {
             var path = OutputOrJson(p.GetValue(output), p.GetValue(json));
             using var bert = LoadModel(p.GetValue(model), out _);
@@ -100,7 +102,7 @@ internal static class PlotCommands
         var (json, output) = (Json(), Out());
         var log = new Argument<string>("log") { Description = "training_log.jsonl (one HF log_history entry per line)" };
         var cmd = new Command("training", "loss (training and evaluation) and learning rate against the step, from a training log") { log, json, output };
-        cmd.SetAction(p => Cli.Run(() =>
+        cmd.SetAction((p, ct) => Cli.Run(() =>
         {
             var path = OutputOrJson(p.GetValue(output), p.GetValue(json));
             var curves = TrainingCurves.Read(p.GetValue(log)!);
@@ -125,9 +127,16 @@ internal static class PlotCommands
     private static string? OutputOrJson(string? output, bool json)
     {
         if (output is null && !json) throw new UsageException("give --out FILE.png|FILE.svg (or --json to print the matrix)");
-        if (output is not null) Figures.CheckPath(output);
+        if (output is not null)
+        {
+            Cli.CheckOutputFile(output, "--out");
+            Figures.CheckPath(output);
+        }
         return output;
     }
+
+    private static void CheckTexts(ParseResult p, Argument<string> text, Argument<string?> pair) =>
+        Cli.CheckTexts(p.GetValue(pair) is { } second ? [p.GetValue(text)!, second] : [p.GetValue(text)!]);
 
     private static BertModel LoadModel(string? model, out TorchBert.Tokenization.BertTokenizer tokenizer, AttentionImplementation? attention = null)
     {

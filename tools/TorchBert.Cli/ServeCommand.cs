@@ -31,7 +31,7 @@ internal static class ServeCommand
             model, port, hostname, maxConcurrent, maxBatchTokens, maxBatchRequests, maxClientBatch, autoTruncate, payloadLimit, apiKey,
             dtype, device, pooling, servedName, promptName, cors, drain, revision,
         };
-        cmd.SetAction(p => Cli.Run(() =>
+        cmd.SetAction((p, _) => Cli.Run(() =>
         {
             var o = ServerOptions.FromEnvironment(new ServerOptions());
             var models = p.GetValue(model) ?? [];

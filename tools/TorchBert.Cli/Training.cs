@@ -53,7 +53,7 @@ internal static class TrainingCommands
             task, model, config, train, eval, output, lr, epochs, maxSteps, bs, ebs, accum, wd, b1, b2, eps, clip, warmup, warmupRatio, sched, seed,
             evalStrategy, evalSteps, saveStrategy, saveSteps, limit, best, metric, logSteps, maxLen, stride, resume, bf16, fp16, quiet,
         };
-        cmd.SetAction(p => Run(() =>
+        cmd.SetAction((p, _) => Cli.Run(ct =>
         {
             var evalFile = p.GetValue(eval);
             var args = new TrainingArguments
@@ -76,6 +76,7 @@ internal static class TrainingCommands
                 TaskKind = FineTuning.ParseTask(p.GetValue(task)!), Model = Cli.ModelOrDefault(p.GetValue(model)),
                 ConfigFile = p.GetValue(config), TrainFile = p.GetValue(train)!, EvalFile = evalFile, DocStride = p.GetValue(stride),
             };
+            Cli.CheckOutputFolder(args.OutputDir, "--output");
             using var run = FineTuning.Prepare(options, args);
             var trainer = run.Trainer;
             Console.Error.WriteLine($"torchbert: {FineTuning.TaskName(options.TaskKind)}: {run.Model.GetType().Name} from {options.Model} on {run.Model.Device.type.ToString().ToLowerInvariant()}, " +
@@ -83,10 +84,22 @@ internal static class TrainingCommands
                                     (run.Labels is { } l ? $", {l.Count} labels" : "") + $", {trainer.TotalSteps} steps");
             var bar = new ProgressBar(p.GetValue(quiet));
             trainer.Progress += bar.Update;
-            trainer.Logged += e => { if (e.ContainsKey("eval_loss") || e.ContainsKey("train_runtime")) bar.Print(e.ToJsonString()); };
-            trainer.Message += m => bar.Print(m);
-            var result = trainer.Train(p.GetValue(resume));
-            bar.Done();
+            trainer.Logged += e => { if (e.ContainsKey("eval_loss") || e.ContainsKey("train_runtime")) ProgressLine.Print(e.ToJsonString()); };
+            trainer.Message += m => ProgressLine.Print(m);
+            TrainOutput result;
+            try
+            {
+                result = trainer.Train(p.GetValue(resume), ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Checkpoints are written whole (temp folder, then renamed): what is on disk is complete.
+                var last = Trainer.LatestCheckpoint(args.OutputDir);
+                throw new InterruptedException($"training stopped at step {trainer.GlobalStep} of {trainer.TotalSteps}; " +
+                    (last is null ? $"no checkpoint was written yet (nothing saved in {args.OutputDir} but training_log.jsonl)"
+                                  : $"the last complete checkpoint is {Path.GetFullPath(last)} (continue with --resume-from-checkpoint latest)"));
+            }
+            ProgressLine.End();
             Console.WriteLine($"saved the final model and tokenizer to {Path.GetFullPath(args.OutputDir)} (step {result.GlobalStep}, train_loss {result.TrainingLoss:F4})");
             return 0;
         }));
@@ -102,7 +115,7 @@ internal static class TrainingCommands
         var maxLen = Opt("--max-seq-length", "tokens per sequence", 128);
         var json = new Option<bool>("--json") { Description = "print JSON" };
         var cmd = new Command("evaluate", "metrics of a fine-tuned model on a data file (HF trainer.evaluate)") { model, data, task, batch, maxLen, json };
-        cmd.SetAction(p => Run(() =>
+        cmd.SetAction((p, _) => Cli.Run(() =>
         {
             var metrics = FineTuning.Evaluate(p.GetValue(model)!, p.GetValue(data)!, p.GetValue(task) is { } t ? FineTuning.ParseTask(t) : null,
                 p.GetValue(batch), p.GetValue(maxLen));
@@ -113,23 +126,10 @@ internal static class TrainingCommands
         return cmd;
     }
 
-    /// <summary>Cli.Run plus the training errors (bad data, divergence, unsupported precision) as one line, exit 1.</summary>
-    private static int Run(Func<int> body) => Cli.Run(() =>
-    {
-        try { return body(); }
-        catch (Exception e) when (e is DataFileException or TrainingDivergedException or NotSupportedException)
-        {
-            Console.Error.WriteLine();
-            Console.Error.WriteLine($"torchbert: error: {e.Message}");
-            return 1;
-        }
-    });
-
     /// <summary>One stderr line redrawn in place: step, bar, loss, lr, steps/s, ETA.</summary>
     private sealed class ProgressBar(bool quiet)
     {
         private readonly Stopwatch _last = Stopwatch.StartNew();
-        private bool _drawn;
 
         public void Update(TrainerProgress p)
         {
@@ -138,17 +138,7 @@ internal static class TrainingCommands
             double rate = p.StepsThisRun / Math.Max(p.Elapsed.TotalSeconds, 1e-9);
             var eta = TimeSpan.FromSeconds((p.MaxSteps - p.GlobalStep) / Math.Max(rate, 1e-9));
             int width = 24, filled = (int)Math.Round(width * (double)p.GlobalStep / Math.Max(1, p.MaxSteps));
-            Console.Error.Write($"\r{p.GlobalStep,6}/{p.MaxSteps} [{new string('#', filled)}{new string('.', width - filled)}] epoch {p.Epoch:F2} loss {p.Loss:F4} lr {p.LearningRate:0.00e+00} {rate:F2} it/s ETA {eta:hh\\:mm\\:ss}  ");
-            _drawn = true;
+            ProgressLine.Draw($"{p.GlobalStep,6}/{p.MaxSteps} [{new string('#', filled)}{new string('.', width - filled)}] epoch {p.Epoch:F2} loss {p.Loss:F4} lr {p.LearningRate:0.00e+00} {rate:F2} it/s ETA {eta:hh\\:mm\\:ss}  ");
         }
-
-        public void Print(string line)
-        {
-            if (_drawn) Console.Error.WriteLine();
-            _drawn = false;
-            Console.Error.WriteLine(line);
-        }
-
-        public void Done() { if (_drawn) Console.Error.WriteLine(); }
     }
 }

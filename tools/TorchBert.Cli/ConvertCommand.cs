@@ -1,18 +1,34 @@
+using System.CommandLine;
 using TorchBert.Checkpoints;
 using TorchBert.Loading;
-using static TorchSharp.torch;
 
 namespace TorchBert.Cli;
 
 /// <summary><c>torchbert convert</c>: progress on stderr, a summary (or JSON) on stdout.</summary>
-internal static class Conversion
+internal static class ConvertCommand
 {
-    public static int Run(string src, string dst, string dtypeName, bool verify, int? heads, bool force, bool json)
+    public static Command Command()
     {
-        // the library's one dtype parser (DTypeNames: names and aliases in one place)
-        var dtype = DTypeNames.TryParse(dtypeName, out var parsed) ? parsed
-            : throw new UsageException($"--dtype must be float32, float16 or bfloat16, got '{dtypeName}'");
+        var src = new Argument<string>("src") { Description = "HF folder (safetensors, sharded, pytorch_model.bin) or ONNX export (.onnx or folder)" };
+        var dst = new Argument<string>("dst") { Description = "output folder (e.g. weights/bert-base-uncased)" };
+        var dtype = new Option<string>("--dtype") { Description = CommonOptions.DTypeValues + ": the dtype of the written weights", DefaultValueFactory = _ => "float32" };
+        var verify = new Option<bool>("--verify") { Description = "run source and result on a sample input and print the max difference" };
+        var heads = new Option<int?>("--heads") { Description = "attention heads, for ONNX exports whose graph doesn't say" };
+        var force = new Option<bool>("--force") { Description = "replace a non-empty destination folder" };
+        var json = CommonOptions.Json();
+        var cmd = new Command("convert", "convert a model to a self-contained TorchBert folder (config.json, model.safetensors, tokenizer)") { src, dst, dtype, verify, heads, force, json };
+        cmd.SetAction((p, _) => Cli.Run(() => Run(p.GetValue(src)!, p.GetValue(dst)!, p.GetValue(dtype)!, p.GetValue(verify), p.GetValue(heads), p.GetValue(force), p.GetValue(json))));
+        return cmd;
+    }
+
+    private static int Run(string src, string dst, string dtypeName, bool verify, int? heads, bool force, bool json)
+    {
+        var dtype = CommonOptions.ParseDType(dtypeName)!.Value;
         if (heads is <= 0) throw new UsageException($"--heads must be > 0, got {heads}");
+        // The destination is checked before anything is read or converted.
+        if (File.Exists(dst)) throw new UsageException($"{dst} is a file; convert writes a folder (choose another destination)");
+        if (Directory.Exists(dst) && Directory.EnumerateFileSystemEntries(dst).Any() && !force)
+            throw new UsageException($"{dst} exists and is not empty; use --force to replace it, or choose another destination");
         var lastPercent = -1;
         var report = ModelConverter.Convert(src, dst, new ConvertOptions
         {
