@@ -195,17 +195,10 @@ public sealed class ServedModel : IDisposable
 
     private void ReadPrompts(string path, string? defaultPromptName)
     {
-        var folder = File.Exists(path) ? Path.GetDirectoryName(Path.GetFullPath(path))! : path;
-        var file = Path.Combine(folder, "config_sentence_transformers.json");
-        var prompts = new Dictionary<string, string>();
-        string? fileDefault = null;
-        if (File.Exists(file))
-        {
-            var node = JsonNode.Parse(File.ReadAllText(file));
-            if (node?["prompts"] is JsonObject p)
-                foreach (var (k, v) in p) if (v is not null) prompts[k] = v.GetValue<string>();
-            fileDefault = node?["default_prompt_name"]?.GetValue<string>();
-        }
+        // the folder's config_sentence_transformers.json, as the library reads it; TEI's messages for a bad default
+        var st = SentenceTransformerConfig.Read(path);
+        var prompts = st.Prompts;
+        var fileDefault = st.DefaultPromptName;
         Prompts = prompts;
         DefaultPromptName = defaultPromptName ?? fileDefault;
         if (defaultPromptName is not null && !prompts.ContainsKey(defaultPromptName))

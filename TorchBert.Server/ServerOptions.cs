@@ -80,7 +80,7 @@ public sealed record ServerOptions
     public string? DType { get; init; }
     /// <summary>cpu | cuda | cuda:N; null = CUDA when available, else CPU.</summary>
     public string? Device { get; init; }
-    /// <summary>cls | mean | splade; null = the model folder's <c>1_Pooling/config.json</c>, else mean.</summary>
+    /// <summary>a sentence-transformers pooling (cls, mean, max, ...) or splade; null = the model folder's <c>1_Pooling/config.json</c>, else mean.</summary>
     public string? Pooling { get; init; }
     /// <summary>The default model's name in /info and OpenAI responses; null = its id.</summary>
     public string? ServedModelName { get; init; }
@@ -102,7 +102,8 @@ public sealed record ServerOptions
         if (MaxClientBatchSize < 1) throw new ArgumentException($"--max-client-batch-size must be >= 1, got {MaxClientBatchSize}");
         if (PayloadLimit < 1) throw new ArgumentException($"--payload-limit must be >= 1, got {PayloadLimit}");
         if (DrainTimeoutSeconds < 0) throw new ArgumentException($"--drain-timeout must be >= 0, got {DrainTimeoutSeconds}");
-        if (Pooling is not (null or "cls" or "mean" or "splade")) throw new ArgumentException($"--pooling must be cls, mean or splade, got '{Pooling}'");
+        if (Pooling is not (null or "splade") && TorchBert.Configuration.SentenceTransformerConfig.ParsePooling(Pooling) is null)
+            throw new ArgumentException($"--pooling must be cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken or splade, got '{Pooling}'");
         if (DType is not (null or "float32" or "bfloat16" or "float16")) throw new ArgumentException($"--dtype must be float32, bfloat16 or float16, got '{DType}'");
         var names = Models.Select((m, i) => m.Name ?? m.Source ?? "").ToList();
         var dup = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);

@@ -64,6 +64,20 @@ public class SentenceEmbeddingParityTests(OrtParityFixture f) : IClassFixture<Or
         sim[0][2].Should().BeLessThan(0.1);
     }
 
+    /// <summary>
+    /// The README's (and the package consumer test's) similarity matrix is all-MiniLM-L6-v2's: ONNX Runtime on the
+    /// unmodified export, pooled as sentence-transformers pools (no TorchBert model involved), rounds to it.
+    /// </summary>
+    [Fact]
+    public void Readme_similarity_numbers_are_the_real_models()
+    {
+        var tokenizer = TokenizerLoader.ForModel(f.Directory);
+        var v = OrtMeanPooled(tokenizer.EncodeBatch(Sentences[..3], null, new EncodeOptions { Padding = PaddingStrategy.Longest }));
+        static double Dot(float[] a, float[] b) => a.Zip(b).Sum(p => (double)p.First * p.Second);   // unit vectors: cosine
+        string.Join(' ', new[] { Dot(v[0], v[1]), Dot(v[0], v[2]), Dot(v[1], v[2]) }.Select(x => x.ToString("F4", System.Globalization.CultureInfo.InvariantCulture)))
+            .Should().Be("0.7553 -0.1050 -0.0610");
+    }
+
     [Fact]
     public void Feature_extraction_returns_each_token_without_padding()
     {

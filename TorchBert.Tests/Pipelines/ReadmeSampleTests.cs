@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace TorchBert.Tests.Pipelines;
 
-/// <summary>The README's custom pipeline, compiled and run, so the README stays true.</summary>
+/// <summary>docs/library.md's custom pipeline, compiled and run, so the page stays true.</summary>
 public class ReadmeSampleTests
 {
     private sealed class TopTokenPipeline(BertForMaskedLM m, BertTokenizer t) : Pipeline<BertForMaskedLM, MaskedLMOutput, string>(m, t, null)
@@ -29,7 +29,7 @@ public class ReadmeSampleTests
     }
 }
 
-/// <summary>The README's fine-tuning-start example, run on the tiny MLM fixture (a base checkpoint with bert-base's vocab).</summary>
+/// <summary>docs/library.md's fine-tuning-start example, run on the tiny MLM fixture (a base checkpoint with bert-base's vocab).</summary>
 public class ReadmeHeadSampleTests
 {
     [Fact]

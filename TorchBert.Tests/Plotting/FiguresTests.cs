@@ -181,7 +181,7 @@ public sealed class FiguresTests(PlotModelFixture f) : IClassFixture<PlotModelFi
     }
 }
 
-/// <summary>The README's library sample, on the fixture model (hidden_states[2] and layer 1 instead of 6 and 2), so it stays true.</summary>
+/// <summary>docs/plotting.md's library sample, on the fixture model (hidden_states[2] and layer 1 instead of 6 and 2), so it stays true.</summary>
 public sealed class PlottingReadmeSampleTests : IDisposable
 {
     private readonly string dir = Directory.CreateTempSubdirectory("torchbert-readme-plots-").FullName;

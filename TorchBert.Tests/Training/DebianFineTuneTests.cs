@@ -4,7 +4,7 @@ using TorchBert.Training;
 namespace TorchBert.Tests.Training;
 
 /// <summary>
-/// The README's fine-tuning recipe in small: the embedded all-MiniLM-L6-v2 with a new BertForSequenceClassification head
+/// The README's and docs/fine-tuning.md's fine-tuning recipe in small: the embedded all-MiniLM-L6-v2 with a new BertForSequenceClassification head
 /// on a 49-row subset of data/debian-sections; a few steps must lower the loss on that subset.
 /// </summary>
 public class DebianFineTuneTests : IDisposable

