@@ -87,12 +87,12 @@ public sealed class ServedModel : IDisposable
         string path, id;
         if (spec.Source is null || (ModelLocator.IsEmbedded(spec.Source) && options.Revision is null))
         {
-            path = DefaultModel.EnsureInstalled(Console.Error);
+            path = DefaultModel.EnsureInstalled(log);
             id = DefaultModel.HubId;
         }
         else
         {
-            path = ModelLocator.Resolve(spec.Source, options.Revision);
+            path = ModelLocator.Default.Resolve(spec.Source, options.Revision);
             id = spec.Source;
         }
         var name = spec.Name ?? (spec == options.Models.FirstOrDefault() || options.Models.Count == 0 ? options.ServedModelName : null) ?? id;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -42,12 +43,15 @@ public static class CpuFeatures
                "(use float32 here; bf16 pays off on CPUs with AVX512_BF16/AMX or on GPUs)";
     }
 
-    /// <summary>Writes <see cref="SlowDTypeNote"/> as a warning to <paramref name="log"/> (stderr when null), once per process.</summary>
-    public static void WarnOnceIfSlow(ScalarType dtype, DeviceType device, TextWriter? log = null)
+    /// <summary>
+    /// Logs <see cref="SlowDTypeNote"/> as a warning to <paramref name="logger"/>, once per process (the first call with a
+    /// logger); nothing without one.
+    /// </summary>
+    public static void WarnOnceIfSlow(ScalarType dtype, DeviceType device, ILogger? logger)
     {
-        if (SlowDTypeNote(dtype, device) is not { } note) return;
+        if (logger is null || SlowDTypeNote(dtype, device) is not { } note) return;
         if (Interlocked.Exchange(ref warned, 1) != 0) return;
-        (log ?? Console.Error).WriteLine($"torchbert: warning: {note}");
+        logger.LogWarning("{Note}", note);
     }
 
     private static HashSet<string>? ReadFlags()

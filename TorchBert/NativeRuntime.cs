@@ -22,12 +22,60 @@ public static class NativeRuntime
         try
         {
             using var probe = torch.zeros(1);
+            AllocatorTuning = TuneAllocator();
             return null;
         }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException
                                    or BadImageFormatException or EntryPointNotFoundException or InvalidOperationException)
         {
             return e;
+        }
+    }
+
+    /// <summary>The environment variable that leaves glibc's allocator at its defaults: <c>TORCHBERT_MALLOC_TUNING=0</c>.</summary>
+    public const string MallocTuningVariable = "TORCHBERT_MALLOC_TUNING";
+
+    /// <summary>Largest block glibc then serves from its heap rather than a fresh mmap (glibc's ceiling for the setting on 64-bit).</summary>
+    internal const int MmapThreshold = 32 << 20;
+
+    /// <summary>Free memory at the heap's top that glibc keeps instead of returning it to the OS.</summary>
+    internal const int TrimThreshold = 256 << 20;
+
+    /// <summary>
+    /// What was done to the C allocator when libtorch loaded (one line), or null before it loaded. On glibc, libtorch's
+    /// CPU tensors come from malloc; by default every block of 128 KiB or more (after warm-up, up to 32 MiB) is a fresh
+    /// mmap, returned to the OS on free, so each forward's large temporaries fault their pages in again (≈7 µs per 4 KiB
+    /// page in a VM, more than the math in some steps). TorchBert raises glibc's mmap threshold to 32 MiB and its trim
+    /// threshold to 256 MiB (mallopt at load, as the GLIBC_TUNABLES glibc.malloc.mmap_threshold/trim_threshold would):
+    /// temporaries are then reused from the heap. Not done when GLIBC_TUNABLES already sets malloc tunables or when
+    /// <see cref="MallocTuningVariable"/> is 0. See docs/performance.md.
+    /// </summary>
+    public static string? AllocatorTuning { get; private set; }
+
+    private static string TuneAllocator()
+    {
+        if (!OperatingSystem.IsLinux()) return "allocator: unchanged (not Linux)";
+        if (Environment.GetEnvironmentVariable(MallocTuningVariable)?.Trim() is "0" or "false" or "off")
+            return $"allocator: unchanged ({MallocTuningVariable}=0)";
+        if (Environment.GetEnvironmentVariable("GLIBC_TUNABLES")?.Contains("glibc.malloc.", StringComparison.Ordinal) == true)
+            return "allocator: unchanged (GLIBC_TUNABLES sets malloc tunables)";
+        try
+        {
+            if (!NativeLibrary.TryLoad("libc.so.6", out var libc) || !NativeLibrary.TryGetExport(libc, "mallopt", out var fn))
+                return "allocator: unchanged (no glibc mallopt)";
+            unsafe
+            {
+                var mallopt = (delegate* unmanaged<int, int, int>)fn;
+                const int M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3;
+                var ok = mallopt(M_MMAP_THRESHOLD, MmapThreshold) == 1 & mallopt(M_TRIM_THRESHOLD, TrimThreshold) == 1;
+                return ok
+                    ? $"allocator: glibc mmap_threshold {MmapThreshold >> 20} MiB, trim_threshold {TrimThreshold >> 20} MiB"
+                    : "allocator: glibc refused mallopt";
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            return "allocator: unchanged (" + e.GetType().Name + ")";
         }
     }
 

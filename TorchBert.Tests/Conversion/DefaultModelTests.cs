@@ -1,6 +1,7 @@
 using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Onnx;
+using TorchBert.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,13 +15,13 @@ public sealed class DefaultModelTests : IDisposable
     [Fact]
     public void Embedded_minilm_imports_once_into_weights_and_matches_the_onnx_weights_exactly()
     {
-        var log = new StringWriter();
+        var log = new ListLogger();
         var dir = DefaultModel.EnsureInstalled(log, temp);
         dir.Should().Be(Path.Combine(temp, DefaultModel.Name));
         log.ToString().Should().Contain("importing the embedded all-MiniLM-L6-v2");
         var stamp = File.GetLastWriteTimeUtc(Path.Combine(dir, "model.safetensors"));
 
-        var again = new StringWriter();
+        var again = new ListLogger();
         DefaultModel.EnsureInstalled(again, temp).Should().Be(dir);
         again.ToString().Should().BeEmpty("the second run reuses the folder");
         File.GetLastWriteTimeUtc(Path.Combine(dir, "model.safetensors")).Should().Be(stamp);

@@ -21,13 +21,16 @@ public sealed class EmbeddingGeneratorTests(StFolders st) : IClassFixture<StFold
     private static readonly string[] Texts = [StFolders.Row1Text, StFolders.Row2Text];
 
     /// <summary>A text writer that counts forwards and can act on each one.</summary>
-    private sealed class ForwardCounter(Action<int>? onForward = null) : StringWriter
+    private sealed class ForwardCounter(Action<int>? onForward = null) : ILogger
     {
         private int forwards;
         public int Forwards => Volatile.Read(ref forwards);
-        public override void WriteLine(string? value)
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (value?.StartsWith("[forward] last_hidden_state", StringComparison.Ordinal) == true)
+            var value = formatter(state, exception);
+            if (value.StartsWith("[forward] last_hidden_state", StringComparison.Ordinal))
             {
                 var n = Interlocked.Increment(ref forwards);
                 onForward?.Invoke(n);
@@ -61,7 +64,7 @@ public sealed class EmbeddingGeneratorTests(StFolders st) : IClassFixture<StFold
         services.AddSingleton<ILoggerFactory>(logs);
         services.AddTorchBertEmbeddingGenerator(dir, o =>
             {
-                o.Pipeline = new PipelineOptions { Device = CPU, Verbose = true, Log = counter };
+                o.Pipeline = new PipelineOptions { Device = CPU, Verbose = true, Logger = counter };
                 o.ModelId = "tiny-st";
             })
             .UseDistributedCache()
@@ -142,7 +145,7 @@ public sealed class EmbeddingGeneratorTests(StFolders st) : IClassFixture<StFold
         var counter = new ForwardCounter(n => { if (n == 1) cts.Cancel(); });
         using var generator = TorchBertEmbeddingGenerator.FromPretrained(MeanFolder(), new TorchBertEmbeddingGeneratorOptions
         {
-            Pipeline = new PipelineOptions { Device = CPU, BatchSize = 1, Verbose = true, Log = counter },
+            Pipeline = new PipelineOptions { Device = CPU, BatchSize = 1, Verbose = true, Logger = counter },
         });
         var texts = Enumerable.Range(0, 6).Select(i => $"join jacob {i}").ToList();
         var act = () => generator.GenerateAsync(texts, cancellationToken: cts.Token);

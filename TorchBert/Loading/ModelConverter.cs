@@ -19,6 +19,8 @@ public sealed record ConvertOptions
     public int? NumAttentionHeads { get; init; }
     /// <summary>Replace an existing, non-empty destination.</summary>
     public bool Overwrite { get; init; }
+    /// <summary>Resolves a source that is not a local path (the embedded model, a Hub id); null = <see cref="ModelLocator.Default"/>.</summary>
+    public ModelLocator? Locator { get; init; }
     /// <summary>Called after each tensor is written: (done, total, key).</summary>
     public Action<int, int, string>? Progress { get; init; }
 }
@@ -77,8 +79,9 @@ public static class ModelConverter
             throw new IOException($"{destination} exists and is not empty; choose another destination or overwrite it");
 
         // a Hub id: fetch the sentence-transformers files with the rest, so the copy keeps them
-        var local = ModelLocator.Resolve(source, null, ModelFolderFiles.WithSentenceTransformers());
-        using var src = ModelLocator.Open(local, options.NumAttentionHeads);
+        var locator = options.Locator ?? ModelLocator.Default;
+        var local = locator.Resolve(source, null, ModelFolderFiles.WithSentenceTransformers());
+        using var src = locator.Open(local, options.NumAttentionHeads);
         using var model = BuildModel(src);
         Pretrained.CheckDecoderConfig(model, source);
         var load = Pretrained.LoadWeights(model, src.Weights);

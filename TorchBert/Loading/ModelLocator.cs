@@ -2,6 +2,7 @@ using TorchBert.Checkpoints;
 using TorchBert.Configuration;
 using TorchBert.Hub;
 using TorchBert.Onnx;
+using Microsoft.Extensions.Logging;
 
 namespace TorchBert.Loading;
 
@@ -22,7 +23,8 @@ public interface IModelResolver
 /// The embedded all-MiniLM-L6-v2 (<see cref="DefaultModel"/>): answers its name and its Hub id (without a revision) by
 /// importing it on first use under <see cref="DefaultModel.WeightsRoot"/>.
 /// </summary>
-public sealed class EmbeddedModelResolver : IModelResolver
+/// <param name="logger">reports the one-time import; null = silent.</param>
+public sealed class EmbeddedModelResolver(ILogger? logger = null) : IModelResolver
 {
     /// <inheritdoc/>
     public bool Handles(string pathOrId, string? revision) => revision is null && ModelLocator.IsEmbedded(pathOrId);
@@ -32,41 +34,79 @@ public sealed class EmbeddedModelResolver : IModelResolver
     {
         ct.ThrowIfCancellationRequested();
         NativeRuntime.EnsureLoaded();
-        return Task.FromResult(DefaultModel.EnsureInstalled());
+        return Task.FromResult(DefaultModel.EnsureInstalled(logger));
     }
 }
 
-/// <summary>A Hub repo id (<c>bert-base-uncased</c>, <c>org/name</c>): downloaded into the Hub cache, answered with its snapshot folder.</summary>
-public sealed class HubModelResolver : IModelResolver
+/// <summary>
+/// A Hub repo id (<c>bert-base-uncased</c>, <c>org/name</c>): downloaded into the Hub cache by <paramref name="hub"/>
+/// (not owned: the caller disposes it), answered with its snapshot folder.
+/// </summary>
+/// <param name="hub">the Hub client that downloads.</param>
+public sealed class HubModelResolver(HubClient hub) : IModelResolver
 {
+    /// <summary>The client that downloads.</summary>
+    public HubClient Hub { get; } = hub ?? throw new ArgumentNullException(nameof(hub));
+
     /// <inheritdoc/>
     public bool Handles(string pathOrId, string? revision) => HubNames.IsRepoId(pathOrId);
 
     /// <inheritdoc/>
-    public async Task<string> ResolveAsync(string pathOrId, string? revision, ModelFileSelection? selection, CancellationToken ct)
-    {
-        using var client = new HubClient(HubOptions.Current);
-        return await client.DownloadModelAsync(pathOrId, revision, selection, ct).ConfigureAwait(false);
-    }
+    public Task<string> ResolveAsync(string pathOrId, string? revision, ModelFileSelection? selection, CancellationToken ct) =>
+        Hub.DownloadModelAsync(pathOrId, revision, selection, ct);
 }
 
 /// <summary>
 /// The one place that turns what a user passes as a model (a local folder or <c>.onnx</c> file, the embedded default
 /// model's name, or a Hub id such as <c>bert-base-uncased</c> / <c>org/name</c>) into a local path, and opens it. A local
-/// path that exists always wins; then the <see cref="Resolvers"/> are asked in order (the embedded all-MiniLM-L6-v2,
-/// then the Hub cache).
+/// path that exists always wins; then the <see cref="Resolvers"/> are asked in order (by default the embedded
+/// all-MiniLM-L6-v2, then the Hub cache through one <see cref="HubClient"/>). A service: build one (or register it in
+/// DI) with the <see cref="HubClient"/> and logger it should use; <see cref="Default"/> is the process-wide instance the
+/// synchronous entry points (<c>FromPretrained(path)</c>, pipelines) use when none is passed.
 /// </summary>
-public static class ModelLocator
+public sealed class ModelLocator
 {
+    private static ModelLocator? defaultLocator;
+
+    /// <summary>A locator over <paramref name="resolvers"/>, asked in order for names that are not local paths.</summary>
+    public ModelLocator(IEnumerable<IModelResolver> resolvers)
+    {
+        ArgumentNullException.ThrowIfNull(resolvers);
+        Resolvers = resolvers.ToArray();
+    }
+
+    /// <summary>The default resolvers (the embedded model, then the Hub through <paramref name="hub"/>).</summary>
+    /// <param name="hub">the Hub client (not owned).</param>
+    /// <param name="logger">reports the embedded model's one-time import; null = silent.</param>
+    public ModelLocator(HubClient hub, ILogger<ModelLocator>? logger = null)
+        : this([new EmbeddedModelResolver(logger), new HubModelResolver(hub)])
+    {
+    }
+
+    /// <summary>
+    /// The locator used when none is passed: until a host replaces it (once, at startup), one built from the HF
+    /// environment variables (<see cref="HubOptions.FromEnvironment()"/>) with one shared <see cref="HubClient"/>, silent.
+    /// </summary>
+    public static ModelLocator Default
+    {
+        get
+        {
+            if (Volatile.Read(ref defaultLocator) is { } d) return d;
+            var created = new ModelLocator(new HubClient(HubOptions.FromEnvironment()));
+            return Interlocked.CompareExchange(ref defaultLocator, created, null) ?? created;
+        }
+        set => Volatile.Write(ref defaultLocator, value ?? throw new ArgumentNullException(nameof(value)));
+    }
+
     /// <summary>The resolvers asked, in order, for a name that is not an existing local path.</summary>
-    public static IReadOnlyList<IModelResolver> Resolvers { get; } = [new EmbeddedModelResolver(), new HubModelResolver()];
+    public IReadOnlyList<IModelResolver> Resolvers { get; }
 
     /// <summary>Resolves a model: a local path (returned as is), the embedded default, or a Hub id (→ its snapshot folder).</summary>
-    public static string Resolve(string pathOrId, string? revision = null, ModelFileSelection? selection = null) =>
+    public string Resolve(string pathOrId, string? revision = null, ModelFileSelection? selection = null) =>
         ResolveAsync(pathOrId, revision, selection).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Resolve"/>
-    public static async Task<string> ResolveAsync(string pathOrId, string? revision = null, ModelFileSelection? selection = null,
+    public async Task<string> ResolveAsync(string pathOrId, string? revision = null, ModelFileSelection? selection = null,
         CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(pathOrId);
@@ -94,11 +134,11 @@ public static class ModelLocator
     /// <param name="pathOrId">a local folder or .onnx file, the embedded model's name, or a Hub id.</param>
     /// <param name="numAttentionHeads">heads for an ONNX export whose graph doesn't say.</param>
     /// <param name="revision">branch, tag or commit of a Hub id.</param>
-    public static ModelSource Open(string pathOrId, int? numAttentionHeads = null, string? revision = null) =>
+    public ModelSource Open(string pathOrId, int? numAttentionHeads = null, string? revision = null) =>
         OpenLocal(Resolve(pathOrId, revision), numAttentionHeads);
 
     /// <summary><see cref="Open"/> with the Hub download (if any) done asynchronously and cancellable.</summary>
-    public static async Task<ModelSource> OpenAsync(string pathOrId, int? numAttentionHeads = null, string? revision = null,
+    public async Task<ModelSource> OpenAsync(string pathOrId, int? numAttentionHeads = null, string? revision = null,
         CancellationToken ct = default) =>
         OpenLocal(await ResolveAsync(pathOrId, revision, null, ct).ConfigureAwait(false), numAttentionHeads);
 

@@ -17,24 +17,32 @@ namespace TorchBert.Loading;
 public static class PretrainedLoading
 {
     /// <summary>
-    /// Opens <paramref name="pathOrId"/> and loads it through <paramref name="create"/> (config, the checkpoint's tensor
-    /// names → an uninitialised model); see <see cref="Pretrained.Load{T}(ModelSource, PretrainedOptions?, Func{BertConfig, IReadOnlySet{string}, T}, string?)"/>.
+    /// Opens <paramref name="pathOrId"/> with <paramref name="locator"/> (null = <see cref="ModelLocator.Default"/>) and
+    /// loads it through <paramref name="create"/> (config, the checkpoint's tensor names → an uninitialised model); see
+    /// <see cref="Pretrained.Load{T}(ModelSource, PretrainedOptions?, Func{BertConfig, IReadOnlySet{string}, T}, string?)"/>.
     /// </summary>
-    public static T Load<T>(string pathOrId, PretrainedOptions? options, Func<BertConfig, IReadOnlySet<string>, T> create) where T : BertPreTrainedModel
+    public static T Load<T>(string pathOrId, PretrainedOptions? options, Func<BertConfig, IReadOnlySet<string>, T> create,
+        ModelLocator? locator = null) where T : BertPreTrainedModel
     {
         Pretrained.CheckDType(options);
         NativeRuntime.EnsureLoaded();
-        using var source = ModelLocator.Open(pathOrId, options?.NumAttentionHeads, options?.Revision);
+        using var source = (locator ?? ModelLocator.Default).Open(pathOrId, options?.NumAttentionHeads, options?.Revision);
         return Pretrained.Load(source, options, create, pathOrId);
     }
 
     /// <summary>
-    /// The async form: the Hub download (if <paramref name="pathOrId"/> is a Hub id and not cached) runs asynchronously
-    /// and honours <paramref name="ct"/>; the load itself then reads the local snapshot.
+    /// The async form of <see cref="Load{T}"/>: the Hub download (if <paramref name="pathOrId"/> is a Hub id and not
+    /// cached) runs asynchronously and honours <paramref name="ct"/>; the load itself then reads the local snapshot.
     /// </summary>
-    public static async Task<T> LoadAsync<T>(string pathOrId, PretrainedOptions? options, Func<string, PretrainedOptions?, T> load,
-        CancellationToken ct = default) where T : BertPreTrainedModel =>
-        load(await ModelLocator.ResolveAsync(pathOrId, options?.Revision, null, ct).ConfigureAwait(false), options);
+    public static async Task<T> LoadAsync<T>(string pathOrId, PretrainedOptions? options, Func<BertConfig, IReadOnlySet<string>, T> create,
+        ModelLocator? locator = null, CancellationToken ct = default) where T : BertPreTrainedModel
+    {
+        Pretrained.CheckDType(options);
+        NativeRuntime.EnsureLoaded();
+        using var source = await (locator ?? ModelLocator.Default).OpenAsync(pathOrId, options?.NumAttentionHeads, options?.Revision, ct).ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
+        return Pretrained.Load(source, options, create, pathOrId);
+    }
 }
 
 /// <summary><c>Pretrained.Load(path, options, create)</c>: loads a path or id through a model factory.</summary>
@@ -42,17 +50,12 @@ public static class PretrainedExtensions
 {
     extension(Pretrained)
     {
-        /// <inheritdoc cref="PretrainedLoading.Load{T}(string, PretrainedOptions?, Func{BertConfig, IReadOnlySet{string}, T})"/>
+        /// <inheritdoc cref="PretrainedLoading.Load{T}(string, PretrainedOptions?, Func{BertConfig, IReadOnlySet{string}, T}, ModelLocator?)"/>
         public static T Load<T>(string pathOrId, PretrainedOptions? options, Func<BertConfig, IReadOnlySet<string>, T> create) where T : BertPreTrainedModel =>
             PretrainedLoading.Load(pathOrId, options, create);
 
         /// <summary>HF <c>AutoModel</c>-style: the class named by config.json's <c>architectures</c> (see <see cref="BertAutoModel"/>).</summary>
         public static BertPreTrainedModel LoadAuto(string pathOrId, PretrainedOptions? options = null) => BertAutoModel.FromPretrained(pathOrId, options);
-
-        /// <inheritdoc cref="PretrainedLoading.LoadAsync{T}"/>
-        public static Task<T> LoadAsync<T>(string pathOrId, PretrainedOptions? options, Func<string, PretrainedOptions?, T> load,
-            CancellationToken ct = default) where T : BertPreTrainedModel =>
-            PretrainedLoading.LoadAsync(pathOrId, options, load, ct);
     }
 }
 
@@ -65,9 +68,17 @@ public static class BertAutoModelLoading
         public static BertPreTrainedModel FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load<BertPreTrainedModel>(pathOrId, options, (c, keys) => BertAutoModel.ForConfig(c).Build(c, keys));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertPreTrainedModel FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load<BertPreTrainedModel>(pathOrId, options, (c, keys) => BertAutoModel.ForConfig(c).Build(c, keys), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertPreTrainedModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertAutoModel.FromPretrained, ct);
+            PretrainedLoading.LoadAsync<BertPreTrainedModel>(pathOrId, options, (c, keys) => BertAutoModel.ForConfig(c).Build(c, keys), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertPreTrainedModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync<BertPreTrainedModel>(pathOrId, options, (c, keys) => BertAutoModel.ForConfig(c).Build(c, keys), locator, ct);
     }
 
     /// <summary><c>architecture.FromPretrained(path)</c> for a registered class.</summary>
@@ -93,9 +104,17 @@ public static class BertModelLoading
         public static BertModel FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load(pathOrId, options, (c, keys) => new BertModel(c, BertModel.CheckpointHasPooler(keys)));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertModel FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load(pathOrId, options, (c, keys) => new BertModel(c, BertModel.CheckpointHasPooler(keys)), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertModel.FromPretrained, ct);
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, keys) => new BertModel(c, BertModel.CheckpointHasPooler(keys)), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, keys) => new BertModel(c, BertModel.CheckpointHasPooler(keys)), locator, ct);
     }
 }
 
@@ -111,9 +130,17 @@ public static class BertForMaskedLMLoading
         public static BertForMaskedLM FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForMaskedLM(c));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertForMaskedLM FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForMaskedLM(c), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertForMaskedLM> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertForMaskedLM.FromPretrained, ct);
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForMaskedLM(c), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertForMaskedLM> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForMaskedLM(c), locator, ct);
     }
 }
 
@@ -129,9 +156,17 @@ public static class BertForPreTrainingLoading
         public static BertForPreTraining FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForPreTraining(c));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertForPreTraining FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForPreTraining(c), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertForPreTraining> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertForPreTraining.FromPretrained, ct);
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForPreTraining(c), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertForPreTraining> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForPreTraining(c), locator, ct);
     }
 }
 
@@ -147,9 +182,17 @@ public static class BertForNextSentencePredictionLoading
         public static BertForNextSentencePrediction FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForNextSentencePrediction(c));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertForNextSentencePrediction FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForNextSentencePrediction(c), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertForNextSentencePrediction> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertForNextSentencePrediction.FromPretrained, ct);
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForNextSentencePrediction(c), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertForNextSentencePrediction> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForNextSentencePrediction(c), locator, ct);
     }
 }
 
@@ -165,9 +208,17 @@ public static class BertForSequenceClassificationLoading
         public static BertForSequenceClassification FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForSequenceClassification(c));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertForSequenceClassification FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForSequenceClassification(c), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertForSequenceClassification> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertForSequenceClassification.FromPretrained, ct);
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForSequenceClassification(c), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertForSequenceClassification> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForSequenceClassification(c), locator, ct);
     }
 }
 
@@ -183,9 +234,17 @@ public static class BertForMultipleChoiceLoading
         public static BertForMultipleChoice FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForMultipleChoice(c));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertForMultipleChoice FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForMultipleChoice(c), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertForMultipleChoice> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertForMultipleChoice.FromPretrained, ct);
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForMultipleChoice(c), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertForMultipleChoice> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForMultipleChoice(c), locator, ct);
     }
 }
 
@@ -201,9 +260,17 @@ public static class BertForTokenClassificationLoading
         public static BertForTokenClassification FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForTokenClassification(c));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertForTokenClassification FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForTokenClassification(c), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertForTokenClassification> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertForTokenClassification.FromPretrained, ct);
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForTokenClassification(c), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertForTokenClassification> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForTokenClassification(c), locator, ct);
     }
 }
 
@@ -219,9 +286,17 @@ public static class BertForQuestionAnsweringLoading
         public static BertForQuestionAnswering FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForQuestionAnswering(c));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertForQuestionAnswering FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load(pathOrId, options, (c, _) => new BertForQuestionAnswering(c), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertForQuestionAnswering> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertForQuestionAnswering.FromPretrained, ct);
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForQuestionAnswering(c), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertForQuestionAnswering> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertForQuestionAnswering(c), locator, ct);
     }
 }
 
@@ -237,8 +312,16 @@ public static class BertLMHeadModelLoading
         public static BertLMHeadModel FromPretrained(string pathOrId, PretrainedOptions? options = null) =>
             PretrainedLoading.Load(pathOrId, options, (c, _) => new BertLMHeadModel(c));
 
+        /// <summary>FromPretrained through <paramref name="locator"/> (its Hub client and resolvers).</summary>
+        public static BertLMHeadModel FromPretrained(string pathOrId, PretrainedOptions? options, ModelLocator locator) =>
+            PretrainedLoading.Load(pathOrId, options, (c, _) => new BertLMHeadModel(c), locator);
+
         /// <summary>FromPretrained with the Hub download (if any) done asynchronously and cancellable.</summary>
         public static Task<BertLMHeadModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options = null, CancellationToken ct = default) =>
-            PretrainedLoading.LoadAsync(pathOrId, options, BertLMHeadModel.FromPretrained, ct);
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertLMHeadModel(c), null, ct);
+
+        /// <summary>FromPretrainedAsync through <paramref name="locator"/>.</summary>
+        public static Task<BertLMHeadModel> FromPretrainedAsync(string pathOrId, PretrainedOptions? options, ModelLocator locator, CancellationToken ct = default) =>
+            PretrainedLoading.LoadAsync(pathOrId, options, (c, _) => new BertLMHeadModel(c), locator, ct);
     }
 }

@@ -69,4 +69,14 @@ public static class Activations
         HiddenAct.Silu => new SiLUActivation(),
         _ => throw new ArgumentOutOfRangeException(nameof(act), act, "unknown hidden_act"),
     };
+
+    /// <summary>The oneDNN post-op computing <paramref name="act"/> inside the matrix product (the inference fast path).</summary>
+    internal static FusedActivation Fused(HiddenAct act) => act switch
+    {
+        HiddenAct.Gelu => FusedActivation.Gelu,
+        HiddenAct.GeluNew or HiddenAct.GeluPytorchTanh => FusedActivation.GeluTanh,
+        HiddenAct.Relu => FusedActivation.Relu,
+        HiddenAct.Silu => FusedActivation.Swish,
+        _ => throw new ArgumentOutOfRangeException(nameof(act), act, "unknown hidden_act"),
+    };
 }

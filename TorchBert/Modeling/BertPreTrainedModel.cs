@@ -15,7 +15,7 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
     public const string BaseModelPrefix = "bert";
 
     /// <summary>The model's configuration.</summary>
-    public BertConfig Config { get; } = config;
+    public BertConfig Config { get; } = config.FrozenCopy();
 
     /// <summary>What this class declares about loading (tied keys, keys it may lack or ignore); see <see cref="Modeling.LoadingPolicy"/>.</summary>
     public virtual LoadingPolicy LoadingPolicy => LoadingPolicy.None;
@@ -32,11 +32,88 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
     /// </summary>
     public override Dictionary<string, Tensor> state_dict(Dictionary<string, Tensor>? destination = null, string? prefix = null)
     {
+        RestorePlainWeights(keepPacked: true); // the dictionary holds the live parameters: keep them plain from now on
         var result = base.state_dict(destination, prefix);
         var p = string.IsNullOrEmpty(prefix) ? "" : prefix + ".";
         foreach (var (alias, owner) in LoadingPolicy.TiedWeights)
             if (result.TryGetValue(p + owner, out var t)) result.TryAdd(p + alias, t);
         return result;
+    }
+
+    /// <summary>
+    /// Whether this model's Linear layers may run on the oneDNN inference fast path (default true; see
+    /// <see cref="InferenceFastPath"/>, which also holds the process-wide switch). Setting false puts the plain
+    /// weights back and frees the packed ones.
+    /// </summary>
+    public bool UseFastPath
+    {
+        get => useFastPath;
+        set
+        {
+            useFastPath = value;
+            foreach (var g in FastLinearGroups()) g.Enabled = value;
+            if (!value) RestorePlainWeights(keepPacked: false);
+        }
+    }
+
+    private bool useFastPath = true;
+
+    /// <summary>How many Linear groups (a layer's fused Q/K/V counts once) run packed on the fast path right now.</summary>
+    public int PackedLinearGroups => FastLinearGroups().Count(g => g.IsPacked);
+
+    /// <summary>The fast-path groups of every layer under this model.</summary>
+    internal IEnumerable<FastLinears> FastLinearGroups() =>
+        modules().OfType<IFastLinearOwner>().SelectMany(o => o.FastLinearGroups);
+
+    /// <summary>Puts the plain Linear weights back where the fast path released them (bit for bit); frees the packed
+    /// copies unless <paramref name="keepPacked"/>.</summary>
+    internal void RestorePlainWeights(bool keepPacked)
+    {
+        foreach (var g in FastLinearGroups()) g.Restore(keepPacked);
+    }
+
+    /// <summary>Training mode needs the plain weights (and they will change): the packed copies are dropped first.</summary>
+    public override void train(bool train = true)
+    {
+        if (train) RestorePlainWeights(keepPacked: false);
+        base.train(train);
+    }
+
+    /// <inheritdoc/>
+    public override (IList<string> missing_keys, IList<string> unexpected_keyes) load_state_dict(
+        Dictionary<string, Tensor> source, bool strict = true, IList<string>? skip = null)
+    {
+        RestorePlainWeights(keepPacked: false);
+        return base.load_state_dict(source, strict, skip);
+    }
+
+    /// <inheritdoc/>
+    protected override nn.Module _to(Device device, ScalarType dtype, bool non_blocking)
+    {
+        RestorePlainWeights(keepPacked: false);
+        return base._to(device, dtype, non_blocking);
+    }
+
+    /// <inheritdoc/>
+    protected override nn.Module _to(DeviceType deviceType, int deviceIndex, bool non_blocking)
+    {
+        RestorePlainWeights(keepPacked: false);
+        return base._to(deviceType, deviceIndex, non_blocking);
+    }
+
+    /// <inheritdoc/>
+    protected override nn.Module _to(ScalarType dtype, bool non_blocking)
+    {
+        RestorePlainWeights(keepPacked: false);
+        return base._to(dtype, non_blocking);
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            foreach (var g in FastLinearGroups()) g.Free();
+        base.Dispose(disposing);
     }
 
     /// <summary>What the last <see cref="Pretrained"/> load did (renamed, ignored, tied, newly initialised keys).</summary>

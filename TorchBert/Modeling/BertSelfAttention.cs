@@ -14,7 +14,7 @@ namespace TorchBert.Modeling;
 /// tokens seen before are prepended (self) or reused (cross), and the full ones are stored in the context's
 /// <see cref="AttentionContext.Present"/>. Returns the context (B, T, H) and, when asked, the probabilities (B, nh, T, Tk).
 /// </summary>
-public class BertSelfAttention : nn.Module
+public class BertSelfAttention : nn.Module, IFastLinearOwner
 {
     /// <summary>Query projection (<c>query</c>).</summary>
     protected readonly Linear query;
@@ -34,6 +34,9 @@ public class BertSelfAttention : nn.Module
     /// <summary>True for cross-attention (keys and values from the encoder).</summary>
     protected readonly bool isCrossAttention;
     private readonly int maxPositionEmbeddings;
+    private readonly FastLinears? fastQuery;    // cross-attention: the query alone
+    private readonly FastLinears? fastKeyValue; // cross-attention: key and value over the encoder states
+    private readonly FastLinears? fastQkv;      // self-attention: query, key and value in one product
 
     /// <summary>Multi-head self-attention (or cross-attention), from <paramref name="config"/>.</summary>
     public BertSelfAttention(BertConfig config, bool isCrossAttention = false) : this(config, isCrossAttention, nameof(BertSelfAttention)) { }
@@ -53,8 +56,13 @@ public class BertSelfAttention : nn.Module
         maxPositionEmbeddings = config.MaxPositionEmbeddings;
         if (positionEmbeddingType != PositionEmbeddingType.Absolute)
             distance_embedding = ModuleFactory.Embedding(2 * config.MaxPositionEmbeddings - 1, headSize);
+        if (isCrossAttention) (fastQuery, fastKeyValue) = (new FastLinears(query), new FastLinears(key, value));
+        else fastQkv = new FastLinears(query, key, value);
         RegisterComponents();
     }
+
+    IEnumerable<FastLinears> IFastLinearOwner.FastLinearGroups =>
+        new[] { fastQuery, fastKeyValue, fastQkv }.Where(g => g is not null)!;
 
     /// <summary>Whether this is the <c>crossattention</c> block (keys/values from the encoder states).</summary>
     public bool IsCrossAttention => isCrossAttention;
@@ -100,28 +108,38 @@ public class BertSelfAttention : nn.Module
     /// </summary>
     protected (Tensor Q, Tensor K, Tensor V) Projections(Tensor hiddenStates, AttentionContext context)
     {
-        Tensor Project(Linear linear, Tensor x, PackedTokens? packed)
-        {
-            var y = linear.forward(x);
-            return SplitHeads(packed is null ? y : packed.Unpack(y));
-        }
+        Tensor Heads(Tensor y, PackedTokens? packed) => SplitHeads(packed is null ? y : packed.Unpack(y));
+        Tensor Project(Linear linear, Tensor x, PackedTokens? packed) => Heads(linear.forward(x), packed);
         var i = context.LayerIndex;
         var past = context.Past;
-        var q = Project(query, hiddenStates, context.Packed);
-        Tensor k, v;
+        var hidden = query.out_features;
+        Tensor q, k, v;
         if (isCrossAttention)
         {
+            q = fastQuery!.TryForward(this, hiddenStates) is { } fq ? Heads(fq, context.Packed) : Project(query, hiddenStates, context.Packed);
             if (past?.CrossKey(i) is { } pastKey) (k, v) = (pastKey, past.CrossValue(i)!); // (B, nh, S, hs), computed at the first step
             else
             {
                 var encoder = context.EncoderHiddenStates
                               ?? throw new ArgumentException("cross-attention needs encoder_hidden_states", nameof(context));
-                (k, v) = (Project(key, encoder, null), Project(value, encoder, null));       // (B, nh, S, hs)
+                if (fastKeyValue!.TryForward(this, encoder) is { } kv)
+                {
+                    var parts = kv.split([hidden, hidden], -1);
+                    (k, v) = (Heads(parts[0], null), Heads(parts[1], null));                  // (B, nh, S, hs)
+                }
+                else (k, v) = (Project(key, encoder, null), Project(value, encoder, null));   // (B, nh, S, hs)
             }
         }
         else
         {
-            (k, v) = (Project(key, hiddenStates, context.Packed), Project(value, hiddenStates, context.Packed)); // (B, nh, T, hs)
+            if (fastQkv!.TryForward(this, hiddenStates) is { } qkv)
+            {
+                var parts = qkv.split([hidden, hidden, hidden], -1);
+                (q, k, v) = (Heads(parts[0], context.Packed), Heads(parts[1], context.Packed), Heads(parts[2], context.Packed));
+            }
+            else
+                (q, k, v) = (Project(query, hiddenStates, context.Packed), Project(key, hiddenStates, context.Packed),
+                             Project(value, hiddenStates, context.Packed));                                // (B, nh, T, hs)
             if (past is not null) (k, v) = (cat([past.Key(i), k], 2), cat([past.Value(i), v], 2));              // (B, nh, past + T, hs)
         }
         context.Present?.Set(i, isCrossAttention, k, v);

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace TorchBert.Modeling;
 
 /// <summary>HF's <c>get_extended_attention_mask</c> for decoders (<c>create_extended_attention_mask_for_decoder</c>).</summary>
-public static class DecoderAttentionMasks
+internal static class DecoderAttentionMasks
 {
     /// <summary>
     /// Causal × padding, additive: (B, 1, T, past + T) of <paramref name="dtype"/>, 0 where query i (at position past + i)

@@ -11,7 +11,7 @@ namespace TorchBert.Modeling;
 /// PyTorch's <c>Module.__repr__</c> for TorchSharp modules: "Name(\n  (child): ...\n)", leaf modules with their
 /// <c>extra_repr</c>, and runs of identical ModuleList entries collapsed as "(0-11): 12 x BertLayer(".
 /// </summary>
-public static class ModuleRepr
+internal static class ModuleRepr
 {
     private static readonly ConditionalWeakTable<nn.Module, string> Extras = new();
 

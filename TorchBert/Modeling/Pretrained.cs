@@ -2,6 +2,7 @@ using TorchBert.Checkpoints;
 using TorchBert.Configuration;
 using TorchSharp;
 using TorchSharp.Modules;
+using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
 namespace TorchBert.Modeling;
@@ -24,6 +25,8 @@ public sealed record PretrainedOptions
     public Action<BertConfig>? ConfigureConfig { get; init; }
     /// <summary>Branch, tag or commit when the path is a Hub id (null = <c>main</c>); resolved by the Loading layer (<c>TorchBert.Loading.ModelLocator</c>).</summary>
     public string? Revision { get; init; }
+    /// <summary>Where the load report goes (HF's warnings for newly initialised and unused weights); null = silent.</summary>
+    public ILogger? Logger { get; init; }
 }
 
 /// <summary>

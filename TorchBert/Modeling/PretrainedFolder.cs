@@ -1,5 +1,6 @@
 using TorchBert.Checkpoints;
 using TorchBert.Configuration;
+using Microsoft.Extensions.Logging;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -44,7 +45,8 @@ public static partial class Pretrained
         try
         {
             CheckDecoderConfig(model, path);
-            LoadWeights(model, source.Weights);
+            var report = LoadWeights(model, source.Weights);
+            LogReport(options.Logger, model, report, path);
             // The parameters are already there; this only records the device in TorchSharp's modules (their .to(device) checks it).
             model.to(device, dtype);
             model.eval();
@@ -80,5 +82,22 @@ public static partial class Pretrained
         if (!DTypeNames.Supported.Contains(dtype))
             throw new ArgumentException($"dtype {dtype} is not a floating-point parameter type (float32, float16, bfloat16, float64)", nameof(options));
         return dtype;
+    }
+
+    /// <summary>HF's <c>from_pretrained</c> load messages: newly initialised and unused weights as warnings, else one Trace line.</summary>
+    private static void LogReport(ILogger? logger, BertPreTrainedModel model, LoadReport report, string path)
+    {
+        if (logger is null) return;
+        var cls = model.GetType().Name;
+        if (report.Unexpected.Count > 0)
+            logger.LogWarning("Some weights of the model checkpoint at {Path} were not used when initializing {Class}: {Keys}",
+                path, cls, string.Join(", ", report.Unexpected));
+        if (report.NewlyInitialized.Count > 0)
+            logger.LogWarning("Some weights of {Class} were not initialized from the model checkpoint at {Path} and are newly initialized: {Keys}. " +
+                              "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.",
+                cls, path, string.Join(", ", report.NewlyInitialized));
+        if (report.Unexpected.Count == 0 && report.NewlyInitialized.Count == 0)
+            logger.LogTrace("All the weights of {Class} were initialized from the model checkpoint at {Path} ({Loaded} tensors, {Format})",
+                cls, path, report.Loaded, report.Format);
     }
 }

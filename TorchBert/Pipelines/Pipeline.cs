@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Tokenization;
@@ -16,10 +18,12 @@ public sealed record PipelineOptions
     /// bfloat16 is 2–3× faster on CPUs with AVX512_BF16/AMX and on GPUs, slower elsewhere (a warning says so once).
     /// </summary>
     public ScalarType? DType { get; init; }
-    /// <summary>Print the tensors flowing between Preprocess → Forward → Postprocess.</summary>
+    /// <summary>Log the tensors flowing between Preprocess → Forward → Postprocess (at Debug level, to <see cref="Logger"/>).</summary>
     public bool Verbose { get; init; }
-    /// <summary>Where verbose output goes; null = stderr.</summary>
-    public TextWriter? Log { get; init; }
+    /// <summary>Where the pipeline reports (the bf16/fp16 emulation warning, verbose traces); null = silent.</summary>
+    public ILogger? Logger { get; init; }
+    /// <summary>Resolves a model that is not a local path (the embedded model, a Hub id); null = <see cref="ModelLocator.Default"/>.</summary>
+    public ModelLocator? Locator { get; init; }
     /// <summary>Model rows (chunks) per forward pass; longer lists are split.</summary>
     public int BatchSize { get; init; } = 32;
     /// <summary>
@@ -110,7 +114,7 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
                 $"{model.LoadReport.Source} has no {head} ({string.Join(", ", groups)} were not in the checkpoint): {TaskName} would be random");
         }
         model.eval();
-        CpuFeatures.WarnOnceIfSlow(model.DType, model.Device.type, Options.Log);
+        CpuFeatures.WarnOnceIfSlow(model.DType, model.Device.type, Options.Logger);
     }
 
     /// <summary>The model (owned: disposed with the pipeline).</summary>
@@ -123,8 +127,8 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     public Device Device { get; }
     /// <summary>The options a call without its own uses.</summary>
     public TParams DefaultParameters { get; }
-    /// <summary>Where progress and warnings go (<see cref="PipelineOptions.Log"/>, else standard error).</summary>
-    protected TextWriter Log => Options.Log ?? Console.Error;
+    /// <summary>Where the pipeline reports (<see cref="PipelineOptions.Logger"/>; silent without one).</summary>
+    protected ILogger Logger => Options.Logger ?? NullLogger.Instance;
 
     /// <summary>HF's task name (<c>fill-mask</c>, <c>question-answering</c>, ...), used in messages.</summary>
     public abstract string TaskName { get; }
@@ -301,9 +305,9 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
 
     private void TraceInputs(ModelInputs inputs)
     {
-        Log.WriteLine($"[preprocess] {inputs.Texts.Count} input(s) → tensors on {Device}");
+        Logger.LogDebug("[preprocess] {Count} input(s) → tensors on {Device}", inputs.Texts.Count, Device.ToString());
         for (int i = 0; i < inputs.Texts.Count; i++)
-            Log.WriteLine($"  tokens[{i}]: {string.Join(' ', inputs.Encoding.Tokens[i])}");
+            Logger.LogDebug("  tokens[{Row}]: {Tokens}", i, string.Join(' ', inputs.Encoding.Tokens[i]));
         Trace("preprocess", "input_ids", inputs.InputIds);
         Trace("preprocess", "token_type_ids", inputs.TokenTypeIds);
         Trace("preprocess", "attention_mask", inputs.AttentionMask);
@@ -313,13 +317,13 @@ public abstract class Pipeline<TModel, TInput, TParams, TRow, TResult> : IDispos
     protected void Trace(string step, string name, Tensor t)
     {
         if (!Options.Verbose) return;
-        Log.WriteLine($"[{step}] {name}: shape ({string.Join(", ", t.shape)}) {t.dtype} on {t.device}");
+        Logger.LogDebug("[{Step}] {Name}: shape ({Shape}) {DType} on {Device}", step, name, string.Join(", ", t.shape), t.dtype, t.device.ToString());
         using var scope = NewDisposeScope();
         var row = t.dim() == 0 ? t.reshape(1) : t.reshape(-1, t.shape[^1])[0];
         var n = (int)Math.Min(row.shape[0], 12);
         var values = row[..n].to(ScalarType.Float64).cpu().data<double>().ToArray();
         var text = string.Join(", ", values.Select(v => t.dtype is ScalarType.Int64 or ScalarType.Int32 or ScalarType.Int16 or ScalarType.Int8 or ScalarType.Byte or ScalarType.Bool ? ((long)v).ToString() : v.ToString("G5", System.Globalization.CultureInfo.InvariantCulture)));
-        Log.WriteLine($"    first row: [{text}{(row.shape[0] > n ? ", ..." : "")}]");
+        Logger.LogDebug("    first row: [{Values}]", text + (row.shape[0] > n ? ", ..." : ""));
     }
 
     /// <summary>Disposes the model.</summary>
@@ -344,10 +348,10 @@ public static class PipelineLoading
 
     /// <summary>Loads the model and tokenizer of <paramref name="path"/> and builds the pipeline; the model is disposed if that fails.</summary>
     public static TPipeline Load<TModel, TPipeline>(string path, PipelineOptions? options, PretrainedOptions? model,
-        Func<string, PretrainedOptions, TModel> load, Func<TModel, BertTokenizer, TPipeline> build) where TModel : BertPreTrainedModel
+        Func<string, PretrainedOptions, ModelLocator, TModel> load, Func<TModel, BertTokenizer, TPipeline> build) where TModel : BertPreTrainedModel
     {
-        var m = load(path, ModelOptions(options, model));
-        try { return build(m, TokenizerLoader.ForModel(path, options?.Revision ?? model?.Revision)); }
+        var m = load(path, ModelOptions(options, model), options?.Locator ?? ModelLocator.Default);
+        try { return build(m, TokenizerLoader.ForModel(path, options?.Revision ?? model?.Revision, options?.Locator)); }
         catch { m.Dispose(); throw; }
     }
 }

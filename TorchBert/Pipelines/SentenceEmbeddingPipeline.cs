@@ -125,7 +125,7 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var revision = options?.Revision ?? modelOptions?.Revision;
-        var local = ModelLocator.Resolve(path, revision, ModelFolderFiles.WithSentenceTransformers());
+        var local = (options?.Locator ?? ModelLocator.Default).Resolve(path, revision, ModelFolderFiles.WithSentenceTransformers());
         var config = SentenceTransformerConfig.Read(Directory.Exists(local) || File.Exists(local) ? local : path);
         if (embedding is not null) config = embedding.ApplyTo(config);
         return PipelineLoading.Load(local, options, modelOptions, BertModel.FromPretrained,

@@ -72,7 +72,7 @@ public sealed class TrainingBatch : IDisposable
 /// HF's collators: <c>DataCollatorWithPadding</c> (dynamic padding to the longest row), labels padded with -100 as
 /// <c>DataCollatorForTokenClassification</c>, and <c>DataCollatorForLanguageModeling</c> masking.
 /// </summary>
-public static class DataCollator
+internal static class DataCollator
 {
     /// <summary>Pads to the longest row: ids with <paramref name="padTokenId"/>, mask and token types with 0, token labels with -100.</summary>
     public static TrainingBatch Pad(IReadOnlyList<Feature> features, long padTokenId, Device device)

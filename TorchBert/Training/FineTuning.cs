@@ -47,7 +47,7 @@ public sealed record FineTuneOptions
 /// <summary>A ready-to-run fine-tuning: model, tokenizer, features and the trainer. Owns the model.</summary>
 public sealed class FineTuningRun : IDisposable
 {
-    internal FineTuningRun(BertPreTrainedModel model, BertTokenizer tokenizer, Trainer trainer, IReadOnlyList<string>? labels)
+    internal FineTuningRun(BertPreTrainedModel model, BertTokenizer? tokenizer, Trainer trainer, IReadOnlyList<string>? labels)
     {
         Model = model;
         Tokenizer = tokenizer;
@@ -57,8 +57,8 @@ public sealed class FineTuningRun : IDisposable
 
     /// <summary>The model being trained.</summary>
     public BertPreTrainedModel Model { get; }
-    /// <summary>Its tokenizer.</summary>
-    public BertTokenizer Tokenizer { get; }
+    /// <summary>Its tokenizer; null when the model folder has none and the data is pre-tokenized.</summary>
+    public BertTokenizer? Tokenizer { get; }
     /// <summary>The trainer.</summary>
     public Trainer Trainer { get; }
     /// <summary>The class / tag names (id order), for classification tasks.</summary>
@@ -79,36 +79,24 @@ public sealed class FineTuningRun : IDisposable
 /// </summary>
 public static class FineTuning
 {
-    /// <summary>Parses a task name (text-classification, token-classification, question-answering, fill-mask).</summary>
-    public static FineTuningTask ParseTask(string name) => name switch
-    {
-        "text-classification" or "sequence-classification" => FineTuningTask.TextClassification,
-        "token-classification" or "ner" => FineTuningTask.TokenClassification,
-        "question-answering" => FineTuningTask.QuestionAnswering,
-        "fill-mask" or "mlm" => FineTuningTask.FillMask,
-        _ => throw new ArgumentException($"task '{name}' is not supported (text-classification, token-classification, question-answering, fill-mask)"),
-    };
+    /// <summary>Parses a task name (text-classification, token-classification, question-answering, fill-mask, or an alias).</summary>
+    public static FineTuningTask ParseTask(string name) =>
+        TaskTable.Find(name) is { FineTuning: { } t } ? t
+            : throw new ArgumentException($"task '{name}' is not supported (text-classification, token-classification, question-answering, fill-mask)");
 
     /// <summary>The name of <paramref name="t"/> as <see cref="ParseTask"/> reads it.</summary>
-    public static string TaskName(FineTuningTask t) => t switch
-    {
-        FineTuningTask.TextClassification => "text-classification",
-        FineTuningTask.TokenClassification => "token-classification",
-        FineTuningTask.QuestionAnswering => "question-answering",
-        _ => "fill-mask",
-    };
+    public static string TaskName(FineTuningTask t) => TaskTable.For(t).Name;
 
     /// <summary>The task a saved model was fine-tuned for, from config.json's <c>architectures</c>.</summary>
-    public static FineTuningTask TaskOf(BertConfig config, string source) => config.Architectures?.FirstOrDefault() switch
-    {
-        nameof(BertForSequenceClassification) => FineTuningTask.TextClassification,
-        nameof(BertForTokenClassification) => FineTuningTask.TokenClassification,
-        nameof(BertForQuestionAnswering) => FineTuningTask.QuestionAnswering,
-        nameof(BertForMaskedLM) => FineTuningTask.FillMask,
-        var a => throw new ArgumentException($"{source}: architectures {a ?? "(none)"} is not a fine-tuned head (BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM); pass --task"),
-    };
+    public static FineTuningTask TaskOf(BertConfig config, string source) =>
+        TaskTable.ForArchitecture(config.Architectures?.FirstOrDefault()) is { FineTuning: { } t } ? t
+            : throw new ArgumentException($"{source}: architectures {config.Architectures?.FirstOrDefault() ?? "(none)"} is not a fine-tuned head (BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering, BertForMaskedLM); pass --task");
 
-    /// <summary>Reads the data, builds the model and returns the trainer (seeded as HF's scripts: before the head is initialised).</summary>
+    /// <summary>
+    /// Reads the data, builds the model and returns the trainer (seeded as HF's scripts: before the head is initialised).
+    /// A model folder without tokenizer files is accepted when the data needs none (pre-tokenized <c>input_ids</c>, as
+    /// HF's Trainer without a tokenizer); its checkpoints then hold no tokenizer files.
+    /// </summary>
     public static FineTuningRun Prepare(FineTuneOptions options, TrainingArguments args)
     {
         args.Validate();
@@ -116,75 +104,29 @@ public static class FineTuning
         if (options.ConfigFile is not null && options.TaskKind != FineTuningTask.TextClassification)
             throw new ArgumentException($"a model from --config (random weights) is supported for text-classification, not {TaskName(options.TaskKind)}");
         Trainer.SetSeed(args.Seed);
-        var tokenizer = TokenizerLoader.ForModel(options.Model);
+        var tokenizer = TokenizerIfAny(options.Model);
         BertConfig checkpointConfig;
-        using (var source = ModelLocator.Open(options.Model)) checkpointConfig = source.Config;
-        var pretrained = new PretrainedOptions { Device = options.Device };
-        BertPreTrainedModel? model = null;
-        try
-        {
-            switch (options.TaskKind)
-            {
-                case FineTuningTask.TextClassification:
-                {
-                    var train = TextClassificationData.Read(options.TrainFile);
-                    var eval = options.EvalFile is null ? null : TextClassificationData.Read(options.EvalFile);
-                    var labels = ChooseLabels(checkpointConfig, nameof(BertForSequenceClassification), TextClassificationData.Labels(train));
-                    var m = options.ConfigFile is { } cf
-                        ? FromConfig(cf, c => new BertForSequenceClassification(c.SetLabels(labels)), options.Device)
-                        : BertForSequenceClassification.FromPretrained(options.Model, pretrained with { ConfigureConfig = c => c.SetLabels(labels) });
-                    model = m;
-                    var l2i = m.Config.Label2Id;
-                    var trainer = new Trainer(args, new SequenceClassificationTask(m, tokenizer),
-                        TextClassificationData.Features(train, tokenizer, l2i, args.MaxSeqLength),
-                        eval is null ? null : TextClassificationData.Features(eval, tokenizer, l2i, args.MaxSeqLength));
-                    return new FineTuningRun(m, tokenizer, trainer, labels);
-                }
-                case FineTuningTask.TokenClassification:
-                {
-                    var train = TokenClassificationData.Read(options.TrainFile);
-                    var eval = options.EvalFile is null ? null : TokenClassificationData.Read(options.EvalFile);
-                    var labels = ChooseLabels(checkpointConfig, nameof(BertForTokenClassification), TokenClassificationData.Labels(train));
-                    var m = BertForTokenClassification.FromPretrained(options.Model, pretrained with { ConfigureConfig = c => c.SetLabels(labels) });
-                    model = m;
-                    var l2i = m.Config.Label2Id;
-                    var trainer = new Trainer(args, new TokenClassificationTask(m, tokenizer),
-                        TokenClassificationData.Features(train, tokenizer, l2i, args.MaxSeqLength),
-                        eval is null ? null : TokenClassificationData.Features(eval, tokenizer, l2i, args.MaxSeqLength));
-                    return new FineTuningRun(m, tokenizer, trainer, labels);
-                }
-                case FineTuningTask.QuestionAnswering:
-                {
-                    var train = QuestionAnsweringData.Read(options.TrainFile);
-                    var eval = options.EvalFile is null ? null : QuestionAnsweringData.Read(options.EvalFile);
-                    var m = BertForQuestionAnswering.FromPretrained(options.Model, pretrained);
-                    model = m;
-                    var stride = Math.Min(options.DocStride, args.MaxSeqLength / 4);
-                    var trainer = new Trainer(args, new QuestionAnsweringTask(m, tokenizer, eval ?? []),
-                        QuestionAnsweringData.Features(train, tokenizer, args.MaxSeqLength, stride, training: true),
-                        eval is null ? null : QuestionAnsweringData.Features(eval, tokenizer, args.MaxSeqLength, stride, training: true));
-                    return new FineTuningRun(m, tokenizer, trainer, null);
-                }
-                default:
-                {
-                    var m = BertForMaskedLM.FromPretrained(options.Model, pretrained);
-                    model = m;
-                    var trainer = new Trainer(args, new MaskedLMTask(m, tokenizer),
-                        MaskedLMData.Features(options.TrainFile, tokenizer, args.MaxSeqLength),
-                        options.EvalFile is null ? null : MaskedLMData.Features(options.EvalFile, tokenizer, args.MaxSeqLength));
-                    return new FineTuningRun(m, tokenizer, trainer, null);
-                }
-            }
-        }
-        catch
-        {
-            model?.Dispose();
-            throw;
-        }
+        using (var source = ModelLocator.Default.Open(options.Model)) checkpointConfig = source.Config;
+        var context = new TrainingContext(options, args, tokenizer, checkpointConfig, new PretrainedOptions { Device = options.Device });
+        return TaskTable.For(options.TaskKind).Training!.Prepare(context);
     }
 
+    /// <summary>The model's tokenizer, or null when its folder has none (neither vocab.txt nor tokenizer.json).</summary>
+    private static BertTokenizer? TokenizerIfAny(string model)
+    {
+        var resolved = ModelLocator.Default.Resolve(model, null, new Hub.ModelFileSelection { TokenizerOnly = true });
+        var folder = File.Exists(resolved) ? Path.GetDirectoryName(Path.GetFullPath(resolved))! : resolved;
+        if (Directory.Exists(folder) && !File.Exists(Path.Combine(folder, "vocab.txt")) && !File.Exists(Path.Combine(folder, "tokenizer.json")))
+            return null;
+        return TokenizerLoader.ForModel(model);
+    }
+
+    /// <summary>The tokenizer a task that tokenizes text needs; a clear error when the model folder has none.</summary>
+    internal static BertTokenizer Require(BertTokenizer? tokenizer, FineTuneOptions options) =>
+        tokenizer ?? throw new TokenizerException($"{options.Model}: no vocab.txt or tokenizer.json in the tokenizer folder ({TaskName(options.TaskKind)} tokenizes its data; only pre-tokenized text-classification data trains without a tokenizer)");
+
     /// <summary>A model built from a config.json with HF's random initialisation, on the device (cuda when available).</summary>
-    private static T FromConfig<T>(string path, Func<BertConfig, T> create, Device? device) where T : BertPreTrainedModel
+    internal static T FromConfig<T>(string path, Func<BertConfig, T> create, Device? device) where T : BertPreTrainedModel
     {
         var model = create(BertConfig.FromFile(path));
         model.to(device ?? Pretrained.DefaultDevice());
@@ -192,7 +134,7 @@ public static class FineTuning
     }
 
     /// <summary>The checkpoint's labels when it already is this head and they cover the data's; else the data's (a new head).</summary>
-    private static List<string> ChooseLabels(BertConfig checkpoint, string architecture, List<string> dataLabels)
+    internal static List<string> ChooseLabels(BertConfig checkpoint, string architecture, List<string> dataLabels)
     {
         if (checkpoint.Architectures?.Contains(architecture) == true && dataLabels.All(checkpoint.Label2Id.ContainsKey))
             return checkpoint.Id2Label.OrderBy(kv => kv.Key).Select(kv => kv.Value).ToList();
@@ -209,43 +151,14 @@ public static class FineTuning
         NativeRuntime.EnsureLoaded();
         var tokenizer = TokenizerLoader.ForModel(modelPath);
         BertConfig config;
-        using (var source = ModelLocator.Open(modelPath)) config = source.Config;
+        using (var source = ModelLocator.Default.Open(modelPath)) config = source.Config;
         var t = task ?? TaskOf(config, modelPath);
-        var pretrained = new PretrainedOptions { Device = device };
-        switch (t)
-        {
-            case FineTuningTask.TextClassification:
-            {
-                using var m = Trained(BertForSequenceClassification.FromPretrained(modelPath, pretrained), "sequence-classification head");
-                var features = TextClassificationData.Features(TextClassificationData.Read(dataFile), tokenizer, m.Config.Label2Id, maxSeqLength);
-                return Evaluation.Run(new SequenceClassificationTask(m, tokenizer), features, batchSize);
-            }
-            case FineTuningTask.TokenClassification:
-            {
-                using var m = Trained(BertForTokenClassification.FromPretrained(modelPath, pretrained), "token-classification head");
-                var features = TokenClassificationData.Features(TokenClassificationData.Read(dataFile), tokenizer, m.Config.Label2Id, maxSeqLength);
-                return Evaluation.Run(new TokenClassificationTask(m, tokenizer), features, batchSize);
-            }
-            case FineTuningTask.QuestionAnswering:
-            {
-                using var m = Trained(BertForQuestionAnswering.FromPretrained(modelPath, pretrained), "question-answering head");
-                var examples = QuestionAnsweringData.Read(dataFile);
-                var features = QuestionAnsweringData.Features(examples, tokenizer, maxSeqLength, Math.Min(docStride, maxSeqLength / 4), training: true);
-                return Evaluation.Run(new QuestionAnsweringTask(m, tokenizer, examples), features, batchSize);
-            }
-            default:
-            {
-                using var m = Trained(BertForMaskedLM.FromPretrained(modelPath, pretrained), "MLM head");
-                return Evaluation.Run(new MaskedLMTask(m, tokenizer), MaskedLMData.Features(dataFile, tokenizer, maxSeqLength), batchSize);
-            }
-        }
+        var context = new EvaluationContext(modelPath, dataFile, tokenizer, new PretrainedOptions { Device = device }, batchSize, maxSeqLength, docStride);
+        return TaskTable.For(t).Training!.Evaluate(context);
     }
 
-    /// <summary>
-    /// Evaluating a head the checkpoint does not have measures random weights: refused, as the pipelines refuse to run
-    /// one (the model is disposed).
-    /// </summary>
-    private static T Trained<T>(T model, string head) where T : BertPreTrainedModel
+    /// <summary>Refuses a model whose head is newly initialised (its metrics would measure random weights), as the pipelines do.</summary>
+    internal static T Trained<T>(T model, string head) where T : BertPreTrainedModel
     {
         if (model.LoadReport?.NewlyInitialized is not { Count: > 0 } fresh) return model;
         var groups = fresh.Select(k => string.Join('.', k.Split('.').Take(k.StartsWith("cls.", StringComparison.Ordinal) || k.StartsWith("bert.", StringComparison.Ordinal) ? 2 : 1)) + ".*").Distinct();

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace TorchBert.Training;
 
 /// <summary><c>torch.nn.utils.clip_grad_norm_</c>.</summary>
-public static class GradClipping
+internal static class GradClipping
 {
     /// <summary>
     /// total = ‖(‖g‖₂ for each gradient)‖₂; when <paramref name="maxNorm"/> &gt; 0 every gradient is multiplied by

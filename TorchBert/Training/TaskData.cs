@@ -6,7 +6,7 @@ using TorchBert.Tokenization;
 namespace TorchBert.Training;
 
 /// <summary>Labels as HF's scripts list them: sorted unique values (numerically when all are integers).</summary>
-public static class LabelList
+internal static class LabelList
 {
     /// <summary>The sorted distinct labels of <paramref name="values"/> (HF's label list order).</summary>
     public static List<string> FromValues(IEnumerable<string> values)
@@ -39,8 +39,11 @@ public static class TextClassificationData
     private static string Label(DataRecord r) =>
         r.Text("label") is { } label && !string.IsNullOrWhiteSpace(label) ? label : throw new DataFileException($"{r.Where}: the label is empty");
 
-    /// <summary>Tokenizes the records (text or text pair) with labels mapped through <paramref name="label2Id"/>.</summary>
-    public static List<Feature> Features(IReadOnlyList<DataRecord> records, BertTokenizer tokenizer, IReadOnlyDictionary<string, int> label2Id, int maxLength)
+    /// <summary>
+    /// Tokenizes the records (text or text pair) with labels mapped through <paramref name="label2Id"/>; pre-tokenized
+    /// records (<c>input_ids</c>) are taken as they are, and need no <paramref name="tokenizer"/>.
+    /// </summary>
+    public static List<Feature> Features(IReadOnlyList<DataRecord> records, BertTokenizer? tokenizer, IReadOnlyDictionary<string, int> label2Id, int maxLength)
     {
         var options = new EncodeOptions { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst };
         var result = new List<Feature>(records.Count);
@@ -62,6 +65,8 @@ public static class TextClassificationData
             var column = r.Has("text") ? "text" : r.Has("sentence") ? "sentence" : r.Has("sentence1") ? "sentence1" : "text";
             var text = r.Text(column);
             string? pair = r.Has("text_pair") ? r.Text("text_pair") : r.Has("sentence2") ? r.Text("sentence2") : null;
+            if (tokenizer is null)
+                throw new DataFileException($"{r.Where}: this row has text but the model has no tokenizer (no vocab.txt or tokenizer.json); give input_ids, or use a model folder with its tokenizer files");
             var enc = tokenizer.Encode(text, pair, options);
             result.Add(new Feature { InputIds = enc.InputIds, AttentionMask = enc.AttentionMask, TokenTypeIds = enc.TokenTypeIds, Label = label, ExampleIndex = i, Source = r.Where });
         }

@@ -29,6 +29,10 @@ public sealed class InferenceBench(BenchOptions options, Report report, string m
         using var ours = new TorchBertEngine(BertModel.FromPretrained(modelDir, new PretrainedOptions { Device = CPU }), "TorchBert all positions");
         using var packed = new TorchBertEngine(ours.Model, "TorchBert skipPadding", skipPadding: true, ownsModel: false);
         using var ort = new OrtEngine(onnxPath, options.Threads);
+        // The same forward with the oneDNN fast path off (F.linear, MKL): the fast path's own speed-up, in the same run.
+        var offModel = BertModel.FromPretrained(modelDir, new PretrainedOptions { Device = CPU });
+        offModel.UseFastPath = false;
+        using var off = new TorchBertEngine(offModel, "TorchBert F.linear", skipPadding: true);
         var config = ours.Model.Config;
         var ratios = new Dictionary<string, double>();
         foreach (var c in Cases)
@@ -37,22 +41,26 @@ public sealed class InferenceBench(BenchOptions options, Report report, string m
             var reference = ort.LastHiddenState(batch);
             var diff = MaxDiffOnRealTokens(ours.LastHiddenState(batch), reference, batch, config.HiddenSize);
             var diffPacked = MaxDiffOnRealTokens(packed.LastHiddenState(batch), reference, batch, config.HiddenSize);
-            IEngine[] engines = batch.RealTokens < batch.Size * batch.Length ? [ours, packed, ort] : [ours, ort];
+            var padded = batch.RealTokens < batch.Size * batch.Length;
+            IEngine[] engines = padded ? [ours, packed, off, ort] : [ours, off, ort];
             var timings = Timer.Alternate(engines, batch, c.WarmUp, options.Quick ? c.QuickRepeats : c.Repeats);
             var flops = EncoderFlops(config, batch);
             var ortTiming = timings[^1];
             // Headline: the forward the pipelines run (skipPadding: true; the same as all positions without padding).
-            var headline = timings[^2];
+            var headline = timings[padded ? 1 : 0];
+            var offTiming = timings[^2];
             var ratio = ortTiming.Median / headline.Median;
             report.Line($"b{c.Batch}×t{c.Length} ({batch.RealTokens} real tokens of {c.Batch * c.Length}; max |Δ| last_hidden_state vs ORT " +
                         $"on real tokens {diff:E1}, skipPadding {diffPacked:E1}; load {Machine.LoadAverage()})");
             foreach (var t in timings) report.Line(t.Row(c.Batch, flops));
             foreach (var t in timings[..^1]) report.Line($"  ratio {t.Engine}/ORT throughput: {ortTiming.Median / t.Median:F2}");
+            report.Line($"  fast path on/off (skipPadding): {offTiming.Median / headline.Median:F2}");
             var json = new JsonObject
             {
                 ["ort"] = ortTiming.ToJson(c.Batch, flops),
                 ["ratio"] = Math.Round(ratio, 3),
                 ["ratio_engine"] = headline.Engine,
+                ["fast_path_speedup"] = Math.Round(offTiming.Median / headline.Median, 3),
                 ["max_abs_diff_real_tokens"] = diff,
                 ["max_abs_diff_real_tokens_skip_padding"] = diffPacked,
             };
@@ -62,10 +70,95 @@ public sealed class InferenceBench(BenchOptions options, Report report, string m
                 json[$"ratio {t.Engine}"] = Math.Round(ortTiming.Median / t.Median, 3);
             }
             report.Value($"b{c.Batch}_t{c.Length}", json);
-            ratios[$"b{c.Batch}_t{c.Length}"] = ratio;
-            ratios[$"b{c.Batch}_t{c.Length}_all_positions"] = ortTiming.Median / timings[0].Median;
+            var key = $"b{c.Batch}_t{c.Length}";
+            ratios[key] = ratio;
+            ratios[$"{key}_all_positions"] = ortTiming.Median / timings[0].Median;
+            ratios[$"fast_on_off_{key}"] = offTiming.Median / headline.Median;
+            ratios[$"fast_on_off_{key}_vs_ort_off"] = ortTiming.Median / offTiming.Median;
+            ratios[$"faults_{key}"] = headline.FaultsMedian;
+            ratios[$"faults_off_{key}"] = offTiming.FaultsMedian;
         }
         return ratios;
+    }
+
+    /// <summary>
+    /// bert-base-sized random weights (768 hidden, 12 layers, 3072 intermediate) at b8×t128: the fast path on vs off
+    /// (no ORT peer: there is no ONNX export of random weights here). The GEMM share grows with size; returns on/off.
+    /// </summary>
+    public double RunBertBase()
+    {
+        report.Section("bert-base", "bert-base-sized random weights at b8×t128: oneDNN fast path on vs off (F.linear), fp32");
+        var config = new BertConfig
+        {
+            VocabSize = tokenizer.VocabSize, HiddenSize = 768, NumHiddenLayers = 12, NumAttentionHeads = 12, IntermediateSize = 3072,
+        };
+        using var model = new BertModel(config);
+        model.eval();
+        using var offModel = new BertModel(config);
+        offModel.load_state_dict(model.state_dict());
+        offModel.eval();
+        offModel.UseFastPath = false;
+        using var on = new TorchBertEngine(model, "bert-base fast path", skipPadding: true, ownsModel: false);
+        using var off = new TorchBertEngine(offModel, "bert-base F.linear", skipPadding: true, ownsModel: false);
+        var batch = Batch.Make(tokenizer, 8, 128);
+        var diff = MaxDiffOnRealTokens(on.LastHiddenState(batch), off.LastHiddenState(batch), batch, config.HiddenSize);
+        var timings = Timer.Alternate([on, off], batch, 1, options.Quick ? 3 : 8);
+        var flops = EncoderFlops(config, batch);
+        report.Line($"b8×t128 ({batch.RealTokens} real tokens; max |Δ| on vs off {diff:E1}; load {Machine.LoadAverage()})");
+        foreach (var t in timings) report.Line(t.Row(batch.Size, flops));
+        var speedup = timings[1].Median / timings[0].Median;
+        report.Line($"  fast path on/off: {speedup:F2}");
+        report.Value("b8_t128", new JsonObject
+        {
+            ["on"] = timings[0].ToJson(batch.Size, flops), ["off"] = timings[1].ToJson(batch.Size, flops),
+            ["speedup"] = Math.Round(speedup, 3), ["max_abs_diff"] = diff,
+        });
+        return speedup;
+    }
+
+    /// <summary>
+    /// Peak and resident memory of loading the default model and running inference (3 forwards at b8×t128), over the
+    /// weights' bytes, with the fast path on and then off (the C heap trimmed and the peak reset before each): the packed
+    /// weights replace the plain ones, so the fast path should cost no more than F.linear. Returns the fast path's
+    /// (peak, resident after trimming) ratios.
+    /// </summary>
+    public (double Peak, double Resident) PeakMemoryVsWeights()
+    {
+        report.Section("peak-memory", "process RSS growth while loading the default model and running inference (b8×t128 ×3), over the weights' size");
+        var batch = Batch.Make(tokenizer, 8, 128);
+        (double, double) result = (double.NaN, double.NaN);
+        foreach (var fast in new[] { true, false })
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Machine.TrimNativeHeap();
+            var start = Machine.ProcStatus("VmRSS");
+            var reset = Machine.ResetPeakRss();
+            long weights, peak, resident;
+            int packedGroups;
+            using (var model = BertModel.FromPretrained(modelDir, new PretrainedOptions { Device = CPU }))
+            {
+                model.UseFastPath = fast;
+                weights = model.parameters().Sum(p => p.numel() * p.element_size());
+                using var engine = new TorchBertEngine(model, ownsModel: false, skipPadding: true);
+                for (var i = 0; i < 3; i++) engine.Run(batch);
+                packedGroups = model.PackedLinearGroups;
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                peak = Machine.ProcStatus("VmHWM") - start;
+                Machine.TrimNativeHeap();
+                resident = Machine.ProcStatus("VmRSS") - start;
+            }
+            report.Line($"fast path {(fast ? "on " : "off")}: weights {weights / 1e6:F1} MB, {packedGroups} packed groups; peak RSS growth " +
+                        $"{peak / 1e6:F1} MB ({(double)peak / weights:F2}× weights{(reset ? "" : ", peak not reset: process-wide")}), " +
+                        $"resident growth after malloc_trim {resident / 1e6:F1} MB ({(double)resident / weights:F2}×) (load {Machine.LoadAverage()})");
+            report.Value(fast ? "on" : "off", new JsonObject
+            {
+                ["weights_bytes"] = weights, ["peak_growth_bytes"] = peak, ["resident_growth_bytes"] = resident, ["packed_groups"] = packedGroups,
+            });
+            if (fast) result = ((double)peak / weights, (double)resident / weights);
+        }
+        return result;
     }
 
     /// <summary>bf16 and fp16 weights/compute on CPU at b8×128: time vs fp32 and ORT, output cosine vs fp32; returns

@@ -23,6 +23,7 @@ public static class Machine
         var flags = CpuFlags();
         yield return $"cpu: {CpuModel()}, {Environment.ProcessorCount} logical cores; flags: " +
                      string.Join(" ", FlagsOfInterest.Select(f => flags.Contains(f) ? f : "-" + f));
+        yield return $"cpu {CpuFamily()}; fast path: {TorchBert.Modeling.InferenceFastPath.Status}; {TorchBert.NativeRuntime.AllocatorTuning}";
         yield return $"os: {RuntimeInformation.OSDescription}; .NET {Environment.Version}; load average {LoadAverage()} (1, 5, 15 min)";
         yield return $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, ONNX Runtime {OrtEnv.Instance().GetVersionString()}; threads {threads} (both engines)";
     }
@@ -49,8 +50,43 @@ public static class Machine
         catch (EntryPointNotFoundException) { }
     }
 
+    /// <summary>Minor page faults of the process so far (getrusage ru_minflt); 0 off Linux.</summary>
+    public static long MinorFaults()
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        Span<long> usage = stackalloc long[18]; // struct rusage: two timevals (2 longs each), then 14 longs: ru_maxrss, ru_ixrss, ru_idrss, ru_isrss, ru_minflt, …
+        unsafe
+        {
+            fixed (long* p = usage)
+                if (getrusage(0, p) != 0) return 0;
+        }
+        return usage[8];
+    }
+
+    [DllImport("libc", EntryPoint = "getrusage")]
+    private static extern unsafe int getrusage(int who, long* usage);
+
+    /// <summary>CPU family/model/stepping from /proc/cpuinfo ("?" elsewhere).</summary>
+    public static string CpuFamily() =>
+        $"family {CpuInfo("cpu family") ?? "?"} model {CpuInfo("model\t") ?? CpuModelNumber() ?? "?"} stepping {CpuInfo("stepping") ?? "?"}";
+
+    private static string? CpuModelNumber()
+    {
+        if (!File.Exists("/proc/cpuinfo")) return null;
+        return File.ReadLines("/proc/cpuinfo").Where(l => l.StartsWith("model", StringComparison.Ordinal) && !l.StartsWith("model name", StringComparison.Ordinal))
+            .Select(l => l[(l.IndexOf(':') + 1)..].Trim()).FirstOrDefault();
+    }
+
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int malloc_trim(nuint pad);
+
+    /// <summary>Resets the process's peak RSS (VmHWM) by writing 5 to /proc/self/clear_refs; false where that is refused.</summary>
+    public static bool ResetPeakRss()
+    {
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); return true; }
+        catch (IOException) { return false; }
+        catch (UnauthorizedAccessException) { return false; }
+    }
 
     /// <summary>A line of /proc/self/status in bytes (VmRSS, VmHWM); 0 where there is none.</summary>
     public static long ProcStatus(string key)

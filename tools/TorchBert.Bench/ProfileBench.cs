@@ -21,17 +21,21 @@ public sealed class ProfileBench(BenchOptions options, Report report, string mod
         report.Section("profile", "per-stage and per-op medians of a small forward (warm, back to back, interleaved), fp32");
         using var model = BertModel.FromPretrained(modelDir, new PretrainedOptions { Device = CPU });
         model.eval();
+        using var offModel = BertModel.FromPretrained(modelDir, new PretrainedOptions { Device = CPU });
+        offModel.eval();
+        offModel.UseFastPath = false;
         var threads = options.Threads;
         foreach (var length in new[] { 16, 64 })
         {
             using var scope = NewDisposeScope();
             using var mode = inference_mode();
-            var stages = Stages(model, length, threads);
+            var stages = Stages(model, offModel, length, threads);
             var rounds = options.Quick ? 15 : 40;
             const int inner = 5;
             foreach (var s in stages) for (var i = 0; i < 3; i++) Call(s, threads);   // warm-up
             var us = stages.Select(_ => new List<double>()).ToArray();
             var cpu = stages.Select(_ => new List<double>()).ToArray();
+            var faults = stages.Select(_ => new List<double>()).ToArray();
             for (var r = 0; r < rounds; r++)
                 for (var k = 0; k < stages.Length; k++)
                 {
@@ -39,30 +43,39 @@ public sealed class ProfileBench(BenchOptions options, Report report, string mod
                     var calls = Enumerable.Range(0, inner).Select(_ => CallWithCpu(stages[j], threads)).ToArray();
                     us[j].Add(calls.Select(x => x.Wall).Order().ElementAt(inner / 2));
                     cpu[j].Add(calls.Select(x => x.Cpu).Order().ElementAt(inner / 2));
+                    faults[j].Add(calls.Select(x => x.Faults).Order().ElementAt(inner / 2));
                 }
             // Cold: after the inference section's 250 ms pause, as it measures.
             var cold = new List<double>();
-            for (var r = 0; r < (options.Quick ? 8 : 20); r++) { Thread.Sleep(250); cold.Add(Call(stages[0], threads)); }
+            var coldFaults = new List<double>();
+            for (var r = 0; r < (options.Quick ? 8 : 20); r++)
+            {
+                Thread.Sleep(250);
+                var f0 = Machine.MinorFaults();
+                cold.Add(Call(stages[0], threads));
+                coldFaults.Add(Machine.MinorFaults() - f0);
+            }
 
             report.Line($"b1×t{length} (µs, median of {rounds} rounds of the median of {inner} back-to-back calls; load {Machine.LoadAverage()})");
-            report.Line($"  {"stage",-44} {"wall",9}    {"this thread's CPU time (1-thread rows: all the work; contention-proof)"}");
+            report.Line($"  {"stage",-44} {"wall",9}    {"thread CPU",9}    {"faults",6}  (thread CPU: this thread's CPU time; 1-thread rows: all the work; contention-proof; faults: the process's minor page faults per call)");
             var json = new JsonObject();
             for (var k = 0; k < stages.Length; k++)
             {
                 var m = Stats.Median(us[k]);
                 var mc = Stats.Median(cpu[k]);
-                report.Line($"  {stages[k].Name,-44} {m,9:F1} µs {mc,9:F1} µs");
-                json[stages[k].Name] = new JsonObject { ["wall_us"] = Math.Round(m, 1), ["thread_cpu_us"] = Math.Round(mc, 1) };
+                var mf = Stats.Median(faults[k]);
+                report.Line($"  {stages[k].Name,-44} {m,9:F1} µs {mc,9:F1} µs {mf,6:F0}");
+                json[stages[k].Name] = new JsonObject { ["wall_us"] = Math.Round(m, 1), ["thread_cpu_us"] = Math.Round(mc, 1), ["minor_faults"] = mf };
             }
             var coldMedian = Stats.Median(cold);
-            report.Line($"  {"forward after a 250 ms pause (cold)",-40} {coldMedian,9:F1} µs");
+            report.Line($"  {"forward after a 250 ms pause (cold)",-44} {coldMedian,9:F1} µs {"",12} {Stats.Median(coldFaults),6:F0}");
             json["forward after a 250 ms pause (cold)"] = Math.Round(coldMedian, 1);
             report.Value($"b1_t{length}", json);
         }
     }
 
     /// <summary>The stages at b1×t<paramref name="length"/>; their tensors belong to the caller's dispose scope.</summary>
-    private Stage[] Stages(BertModel model, int length, int threads)
+    private Stage[] Stages(BertModel model, BertModel offModel, int length, int threads)
     {
         var c = model.Config;
         var b = Batch.Make(tokenizer, 1, length);
@@ -73,11 +86,11 @@ public sealed class ProfileBench(BenchOptions options, Report report, string mod
         var x2 = x.reshape(length, c.HiddenSize);
         var inter = randn(1, length, c.IntermediateSize);
         var layer = model.Encoder.Layers[0];
-        var (wq, bq) = Weights(model, "encoder.layer.0.attention.self.query");
-        var (wi, bi) = Weights(model, "encoder.layer.0.intermediate.dense");
-        var (wo, bo) = Weights(model, "encoder.layer.0.output.dense");
-        var wqkv = cat([wq, Weights(model, "encoder.layer.0.attention.self.key").W, Weights(model, "encoder.layer.0.attention.self.value").W], 0);
-        var bqkv = cat([bq, Weights(model, "encoder.layer.0.attention.self.key").B, Weights(model, "encoder.layer.0.attention.self.value").B], 0);
+        var (wq, bq) = Weights(offModel, "encoder.layer.0.attention.self.query");
+        var (wi, bi) = Weights(offModel, "encoder.layer.0.intermediate.dense");
+        var (wo, bo) = Weights(offModel, "encoder.layer.0.output.dense");
+        var wqkv = cat([wq, Weights(offModel, "encoder.layer.0.attention.self.key").W, Weights(offModel, "encoder.layer.0.attention.self.value").W], 0);
+        var bqkv = cat([bq, Weights(offModel, "encoder.layer.0.attention.self.key").B, Weights(offModel, "encoder.layer.0.attention.self.value").B], 0);
         var xc = x.permute(0, 2, 1).contiguous();                                   // (1, H, T)
         var wi3 = wi.unsqueeze(-1);                                                 // (I, H, 1)
         var wit = wi.t().contiguous();                                              // (H, I)
@@ -85,12 +98,16 @@ public sealed class ProfileBench(BenchOptions options, Report report, string mod
         var lnW = ones(c.HiddenSize);
         var lnB = zeros(c.HiddenSize);
         var engine = new TorchBertEngine(model, ownsModel: false);
+        var offEngine = new TorchBertEngine(offModel, ownsModel: false);
 
         void Op(Func<Tensor> f) { using var s = NewDisposeScope(); f(); }
         return
         [
             new("forward (TorchBertEngine.Run)", () => engine.Run(b)),
             new("forward, 1 thread", () => engine.Run(b), 1),
+            new("forward, fast path off (F.linear)", () => offEngine.Run(b)),
+            new("forward, fast path off, 1 thread", () => offEngine.Run(b), 1),
+            new("one layer, fast path off", () => Op(() => offModel.Encoder.Layers[0].forward(x, AttentionContext.Encoder()).Output)),
             new("3 input tensors from long[]", () => Op(() => { tensor(b.Ids, b.Shape); tensor(b.Mask, b.Shape); return tensor(b.Types, b.Shape); })),
             new("InputValidation.Check", () => InputValidation.Check(c, ids, mask, types, null)),
             new("  before: tensor-op range checks", () => { OldRange(ids); OldRange(types); }),
@@ -142,11 +159,14 @@ public sealed class ProfileBench(BenchOptions options, Report report, string mod
         set_num_threads(1);
         using var model = BertModel.FromPretrained(modelDir, new PretrainedOptions { Device = CPU });
         model.eval();
+        using var offModel = BertModel.FromPretrained(modelDir, new PretrainedOptions { Device = CPU });
+        offModel.eval();
+        offModel.UseFastPath = false;
         foreach (var length in new[] { 16, 64 })
         {
             using var scope = NewDisposeScope();
             using var mode = inference_mode();
-            var stages = Stages(model, length, 1).Where(s => s.Threads == 0).ToArray();
+            var stages = Stages(model, offModel, length, 1).Where(s => s.Threads == 0).ToArray();
             foreach (var s in stages) for (var i = 0; i < 5; i++) s.Body();
             Dump("warm-up");
             foreach (var s in stages)
@@ -165,16 +185,17 @@ public sealed class ProfileBench(BenchOptions options, Report report, string mod
         if (t.min().item<long>() < 0 || t.max().item<long>() < 0) throw new InvalidOperationException();
     }
 
-    private static (double Wall, double Cpu) CallWithCpu(Stage s, int threads)
+    private static (double Wall, double Cpu, double Faults) CallWithCpu(Stage s, int threads)
     {
         if (s.Threads > 0) set_num_threads(s.Threads);
         try
         {
+            var f = Machine.MinorFaults();
             var c = ThreadCpuMicroseconds();
             var t = Stopwatch.GetTimestamp();
             s.Body();
             var wall = Stopwatch.GetElapsedTime(t).TotalMicroseconds;
-            return (wall, ThreadCpuMicroseconds() - c);
+            return (wall, ThreadCpuMicroseconds() - c, Machine.MinorFaults() - f);
         }
         finally
         {

@@ -23,12 +23,14 @@ try
     Console.WriteLine($"# TorchBert benchmark{(options.Quick ? " (--quick)" : "")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
     foreach (var line in Machine.Describe(options.Threads)) Console.WriteLine(line);
 
-    var modelDir = DefaultModel.EnsureInstalled(Console.Error);
+    var modelDir = DefaultModel.EnsureInstalled();
     var onnxDir = Directory.CreateTempSubdirectory("torchbert-bench-onnx-").FullName;
     var report = new Report();
     var ratios = new Dictionary<string, double>();
     var server = new Dictionary<string, double>();
     (double VsOrt, double Cosine) bf16 = (double.NaN, double.NaN);
+    (double Peak, double Resident) memory = (double.NaN, double.NaN);
+    var bertBase = double.NaN;
     try
     {
         var onnxPath = EmbeddedMiniLM.ExtractTo(onnxDir);
@@ -42,7 +44,12 @@ try
         var inference = new InferenceBench(options, report, modelDir, onnxPath, tokenizer);
         Console.WriteLine($"model: {DefaultModel.Name} ({modelDir}) vs ONNX Runtime on the embedded model.onnx");
 
-        if (options.Sections.Contains("inference")) ratios = inference.RunFp32();
+        if (options.Sections.Contains("inference"))
+        {
+            memory = inference.PeakMemoryVsWeights();
+            ratios = inference.RunFp32();
+            bertBase = inference.RunBertBase();
+        }
         if (options.Sections.Contains("levers")) new LeversBench(options, report, modelDir, tokenizer).Run();
         if (options.Sections.Contains("profile")) new ProfileBench(options, report, modelDir, tokenizer).Run();
         if (options.Sections.Contains("dtypes")) bf16 = inference.RunReducedPrecision();
@@ -63,7 +70,18 @@ try
     Console.WriteLine();
     foreach (var line in Machine.Describe(options.Threads).Take(1)) Console.WriteLine(line);
     Console.WriteLine($"load_average={Machine.LoadAverage()} (at the end; 1, 5, 15 min)");
+    Console.WriteLine($"cpu_family={Machine.CpuFamily().Replace(' ', '_')}");
+    Console.WriteLine($"fast_path={(TorchBert.Modeling.InferenceFastPath.Enabled && TorchBert.Modeling.InferenceFastPath.IsAvailable ? "onednn" : "off")}");
+    Console.WriteLine($"{NativeRuntime.AllocatorTuning}");
     Console.WriteLine($"native_bf16={(Machine.NativeBf16 ? "yes" : "no")}");
+    Console.WriteLine($"peak_memory_vs_weights={memory.Peak:F2} (resident {memory.Resident:F2})");
+    Console.WriteLine($"minor_faults_per_forward_b1_t16={R("faults_b1_t16")} (fast path off: {R("faults_off_b1_t16")})");
+    Console.WriteLine($"minor_faults_per_forward_b8_t128={R("faults_b8_t128")} (fast path off: {R("faults_off_b8_t128")})");
+    Console.WriteLine($"fast_path_on_off_b1_t16={R("fast_on_off_b1_t16")}");
+    Console.WriteLine($"fast_path_on_off_b8_t128={R("fast_on_off_b8_t128")}");
+    Console.WriteLine($"fast_path_on_off_bert_base_b8_t128={bertBase:F2}");
+    Console.WriteLine($"ratio_vs_ort_b1_t16_fast_path_off={R("fast_on_off_b1_t16_vs_ort_off")}");
+    Console.WriteLine($"ratio_vs_ort_b8_t128_fast_path_off={R("fast_on_off_b8_t128_vs_ort_off")}");
     Console.WriteLine($"bf16_mean_cosine_vs_fp32={bf16.Cosine:F5}");
     Console.WriteLine($"ratio_bf16_vs_ort_fp32_b8_t128={bf16.VsOrt:F2}");
     Console.WriteLine($"ratio_vs_ort_b1_t16={R("b1_t16")}");

@@ -32,6 +32,12 @@ public sealed record Timing(string Engine, IReadOnlyList<double> Ms)
     public double P10 => Stats.Percentile(Ms, 10);
     public double P90 => Stats.Percentile(Ms, 90);
 
+    /// <summary>Minor page faults of the whole process during each timed call (getrusage), when measured.</summary>
+    public IReadOnlyList<double>? Faults { get; init; }
+
+    /// <summary>Median minor page faults per call (NaN when not measured).</summary>
+    public double FaultsMedian => Faults is { Count: > 0 } f ? Stats.Median(f) : double.NaN;
+
     public JsonObject ToJson(int batch, double flops) => new()
     {
         ["median_ms"] = Math.Round(Median, 3),
@@ -40,8 +46,9 @@ public sealed record Timing(string Engine, IReadOnlyList<double> Ms)
         ["seq_per_s"] = Math.Round(batch / (Median / 1000), 2),
         ["gflop_per_s"] = Math.Round(flops / (Median / 1000) / 1e9, 2),
         ["repeats"] = Ms.Count,
+        ["minor_faults_per_call"] = double.IsNaN(FaultsMedian) ? null : FaultsMedian,
     };
 
     public string Row(int batch, double flops) =>
-        $"  {Engine,-22} median {Median,9:F2} ms  p10–p90 {P10,8:F2}–{P90,-8:F2} ms  {batch / (Median / 1000),8:F1} seq/s  {flops / (Median / 1000) / 1e9,6:F1} GFLOP/s  (n={Ms.Count})";
+        $"  {Engine,-22} median {Median,9:F2} ms  p10–p90 {P10,8:F2}–{P90,-8:F2} ms  {batch / (Median / 1000),8:F1} seq/s  {flops / (Median / 1000) / 1e9,6:F1} GFLOP/s  {FaultsMedian,6:F0} faults/call  (n={Ms.Count})";
 }

@@ -17,6 +17,7 @@ public static class Timer
         foreach (var e in engines)
             for (var i = 0; i < warmUp; i++) e.Run(batch);
         var ms = engines.Select(_ => new List<double>()).ToArray();
+        var faults = engines.Select(_ => new List<double>()).ToArray();
         for (var r = 0; r < repeats; r++)
         {
             // Rotate who goes first each round.
@@ -24,10 +25,12 @@ public static class Timer
             {
                 var j = (r + k) % engines.Count;
                 Thread.Sleep(PauseMs);
+                var f = Machine.MinorFaults();
                 ms[j].Add(Time(() => engines[j].Run(batch)));
+                faults[j].Add(Machine.MinorFaults() - f);
             }
         }
-        return engines.Select((e, i) => new Timing(e.Name, ms[i])).ToArray();
+        return engines.Select((e, i) => new Timing(e.Name, ms[i]) { Faults = faults[i] }).ToArray();
     }
 
     public static double Time(Action action)

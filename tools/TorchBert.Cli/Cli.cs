@@ -98,7 +98,9 @@ internal static partial class Cli
     {
         // Hub downloads (any --model that is a Hub id) draw a progress bar on stderr.
         var bar = new ProgressBar();
-        using var hub = Hub.HubOptions.Use(Hub.HubOptions.FromEnvironment() with { Progress = bar.Report });
+        ModelLocator.Default = new ModelLocator(
+            new Hub.HubClient(Hub.HubOptions.FromEnvironment() with { Progress = bar.Report }),
+            new StderrLogger<ModelLocator>());   // the library reports through the CLI's stderr logger
         try { return await Guarded(body, interruptible); }
         finally { ProgressLine.End(); }
     }
@@ -148,7 +150,7 @@ internal static partial class Cli
         NativeRuntime.EnsureLoaded();
         try
         {
-            return DefaultModel.EnsureInstalled(Console.Error);
+            return DefaultModel.EnsureInstalled(StderrLogger.Instance);
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {

@@ -90,7 +90,7 @@ internal sealed class ModelOptions
         bool? truncation = p.GetValue(NoTruncation) ? false : p.GetValue(Truncation) || max is not null ? true : null;
         return new PipelineOptions
         {
-            Truncation = truncation, MaxLength = max, Verbose = verbose,
+            Truncation = truncation, MaxLength = max, Verbose = verbose, Logger = StderrLogger.Instance,
             Revision = p.GetValue(Revision), DType = CommonOptions.ParseDType(p.GetValue(DType)), Device = CommonOptions.ParseDevice(p.GetValue(Device)),
         };
     }

@@ -27,7 +27,7 @@ internal static class Forward
         {
             var dt = CommonOptions.ParseDType(p.GetValue(dtype));
             Cli.CheckOutputFile(p.GetValue(output)!, "--output");
-            return Run(ModelLocator.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
+            return Run(ModelLocator.Default.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
         }));
         return cmd;
     }
@@ -40,7 +40,7 @@ internal static class Forward
         catch (System.Text.Json.JsonException e) { throw new FormatException($"{inputPath}: invalid JSON: {Messages.Clean(e)}"); }
         var json = node as JsonObject ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
         using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU, DType = dtype });
-        CpuFeatures.WarnOnceIfSlow(m.DType, m.Device.type);
+        CpuFeatures.WarnOnceIfSlow(m.DType, m.Device.type, StderrLogger.Instance);
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
         var known = new[] { "input_ids", "attention_mask", "token_type_ids", "position_ids", "labels", "start_positions",

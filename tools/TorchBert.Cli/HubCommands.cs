@@ -37,7 +37,7 @@ internal static class HubCommands
         var list = new Command("list", "the cached repos, as huggingface-cli scan-cache") { json, verbose };
         list.SetAction((p, _) => Cli.Run(() =>
         {
-            var cache = new HubCache(HubOptions.Current.CacheDir);
+            var cache = new HubCache(HubOptions.FromEnvironment().CacheDir);
             var repos = cache.Scan();
             if (p.GetValue(json))
             {
@@ -66,7 +66,7 @@ internal static class HubCommands
         var rm = new Command("rm", "delete a cached repo (blobs, snapshots, refs), as huggingface-cli delete-cache") { id };
         rm.SetAction((p, _) => Cli.Run(() =>
         {
-            var cache = new HubCache(HubOptions.Current.CacheDir);
+            var cache = new HubCache(HubOptions.FromEnvironment().CacheDir);
             var repoId = p.GetValue(id)!;
             var size = cache.Scan().FirstOrDefault(r => r.RepoId == repoId)?.SizeOnDisk ?? 0;
             if (!cache.Delete(repoId)) throw new UsageException($"{repoId} is not in the cache {cache.Root} (see 'torchbert cache list')");
