@@ -24,7 +24,7 @@ public class LayeringTests
         ["TorchBert.Modeling"],
         ["TorchBert.Loading"],                              // ModelLocator, resolvers, DefaultModel, ModelConverter, FromPretrained
         ["TorchBert.Pipelines", "TorchBert.Serving"],       // Serving: the server's batching core (queue, permits) over tokenized rows
-        ["TorchBert.Training", "TorchBert.Analysis", "TorchBert.Embeddings"],   // Embeddings: IEmbeddingGenerator over the pipeline (+ its DI registration)
+        ["TorchBert.Training", "TorchBert.Analysis", "TorchBert.Embeddings", "TorchBert.Corpus"],   // Embeddings: IEmbeddingGenerator over the pipeline (+ its DI registration); Corpus: sharded corpus jobs over Pipelines
     ];
 
     private static readonly Assembly Library = typeof(BertModel).Assembly;

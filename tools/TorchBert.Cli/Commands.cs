@@ -88,11 +88,20 @@ internal static class Commands
         var cmd = new Command("embed", "sentence embeddings as sentence-transformers' encode (the folder's pooling, normalization, prompts, max_seq_length; --max-length overrides the length)") { texts };
         o.AddTo(cmd);
         sentence.AddTo(cmd);
+        var corpus = new CorpusOptions();
+        corpus.AddTo(cmd);
         cmd.SetAction((p, _) => Cli.Run(ct =>
         {
             var overrides = sentence.Options(p);
             var parameters = sentence.Parameters(p);
             Cli.CheckTexts(p.GetValue(texts)!);
+            if (corpus.Requested(p, p.GetValue(o.Output)))
+            {
+                if (p.GetValue(texts)!.Length > 0) throw new UsageException("a corpus job reads its texts from --input (no texts on the command line)");
+                var name = Cli.ModelOrDefault(p.GetValue(o.Model));
+                using var job = SentenceEmbeddingPipeline.FromPretrained(name, o.Pipeline(p), overrides);
+                return corpus.Run(p, new Corpus.EmbeddingCorpusTask(job), p.GetValue(o.Input), p.GetValue(o.Output), name);
+            }
             o.CheckOutput(p);
             var inputs = JsonLines.Inputs(p, o, p.GetValue(texts)!, n => NonEmpty(JsonLines.Str(n, "text")), "texts");
             using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p), overrides);

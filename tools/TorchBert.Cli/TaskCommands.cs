@@ -29,6 +29,8 @@ internal static class TaskCommands
         var texts = OptionalTexts();
         var cmd = new Command("classify", "text classification (HF text-classification pipeline)") { topK, function, pair, texts };
         o.AddTo(cmd);
+        var corpus = new CorpusOptions();
+        corpus.AddTo(cmd);
         cmd.SetAction((p, _) => Cli.Run(ct =>
         {
             var k = p.GetValue(topK);
@@ -43,6 +45,12 @@ internal static class TaskCommands
                 var other => throw new UsageException($"--function must be default, sigmoid, softmax or none, got '{other}'"),
             };
             var second = p.GetValue(pair);
+            if (corpus.Requested(p, p.GetValue(o.Output)))
+            {
+                if (p.GetValue(texts)!.Length > 0 || second is not null) throw new UsageException("a corpus job reads its texts from --input (no texts or --pair on the command line)");
+                using var job = TextClassificationPipeline.FromPretrained(p.GetValue(o.Model)!, o.Pipeline(p));
+                return corpus.Run(p, new Corpus.ClassificationCorpusTask(job, f), p.GetValue(o.Input), p.GetValue(o.Output), p.GetValue(o.Model)!);
+            }
             if (second is not null) Cli.CheckTexts([second], "--pair text");
             Cli.CheckTexts(p.GetValue(texts)!);
             o.CheckOutput(p);
