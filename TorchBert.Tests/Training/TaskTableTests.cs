@@ -53,6 +53,8 @@ public class TaskTableTests
         qa.HfOutput(["a", "b"], singleInput: false).Should().BeEquivalentTo(new[] { "a", "b" });
         // text-classification without top_k: one text still comes back as a list of one dict
         TaskTable.Get("text-classification").HfOutput(["label"], singleInput: true).Should().BeEquivalentTo(new object[] { "label" });
+        // HF: `if isinstance(args[0], str) and _legacy: return [result]` — with top_k the single text's list is returned as is
+        TaskTable.Get("text-classification").HfOutput(["label"], singleInput: true, topKGiven: true).Should().Be("label");
         // fill-mask: one mask → the candidate list; several masks → one list per mask
         TaskTable.Get("fill-mask").NestsPerMask.Should().BeTrue();
         TaskDescriptor.PerPosition<int>([[1, 2]]).Should().BeEquivalentTo(new[] { 1, 2 });

@@ -61,14 +61,15 @@ public sealed class TaskDescriptor
     /// <summary>
     /// HF's output shape for a call: <paramref name="perInput"/> holds each input's result (already in HF's per-input
     /// form); one input given as a single value (<paramref name="singleInput"/>) returns its result alone (or a list of
-    /// one, see <see cref="SingleInputIsListOfOne"/>), a list of inputs returns the list.
+    /// one, see <see cref="SingleInputIsListOfOne"/>: HF's text-classification does that only when the call has no
+    /// <c>top_k</c>, its <c>_legacy</c> flag, so <paramref name="topKGiven"/> turns it off), a list of inputs returns the list.
     /// </summary>
-    public object HfOutput<T>(IReadOnlyList<T> perInput, bool singleInput) where T : notnull
+    public object HfOutput<T>(IReadOnlyList<T> perInput, bool singleInput, bool topKGiven = false) where T : notnull
     {
         ArgumentNullException.ThrowIfNull(perInput);
         if (!singleInput) return perInput;
         if (perInput.Count != 1) throw new ArgumentException($"a single input has one result, got {perInput.Count}", nameof(perInput));
-        return SingleInputIsListOfOne ? new object[] { perInput[0] } : perInput[0];
+        return SingleInputIsListOfOne && !topKGiven ? new object[] { perInput[0] } : perInput[0];
     }
 
     /// <summary>

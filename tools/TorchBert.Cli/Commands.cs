@@ -5,6 +5,7 @@ using TorchBert.Loading;
 using TorchBert.Modeling;
 using TorchBert.Pipelines;
 using TorchBert.Tokenization;
+using TorchBert.Training;
 using TorchSharp;
 
 namespace TorchBert.Cli;
@@ -59,8 +60,7 @@ internal static class Commands
             foreach (var w in pipe.Warnings) ProgressLine.Print($"torchbert: warning: {w}");
             // HF's shapes: one mask → a list of candidates; several → a list per mask; several inputs → a list per input.
             return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs),
-                (_, r) => r.Count == 1 ? r[0] : r,
-                many => many,
+                (_, r) => TaskDescriptor.PerPosition(r),
                 (text, r) =>
                 {
                     Console.WriteLine(text);
@@ -71,7 +71,7 @@ internal static class Commands
                             Console.WriteLine($"  {c.Score,8:F4}  {c.TokenStr,-14} {c.Sequence}");
                     }
                 },
-                ct);
+                ct, task: TaskTable.Get("fill-mask"));
         }));
         return cmd;
     }
@@ -107,7 +107,6 @@ internal static class Commands
             using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p), overrides);
             return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs, parameters),
                 (_, v) => v,
-                many => many,
                 (text, v) => Console.WriteLine($"{text}\n  [{v.Length}] {string.Join(", ", v.Take(8).Select(x => x.ToString("0.0000")))}, ..."),
                 ct, jsonList: true);
         }));

@@ -1,3 +1,4 @@
+using TorchBert.Training;
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
@@ -76,13 +77,17 @@ internal static class JsonLines
     /// <summary>
     /// Runs the inputs in blocks (a progress bar on stderr for --input; Ctrl-C stops between blocks and leaves no
     /// partial --output) and prints: --output/--input as JSONL (one result per line), --json as HF's shape for what
-    /// was given (<paramref name="jsonList"/>: a list even for one input), else the human-readable form.
+    /// was given, else the human-readable form. HF's output shape comes from the library's task table
+    /// (<see cref="TaskDescriptor.HfOutput"/>: one text is one input given as a single value, several are a list);
+    /// without a <paramref name="task"/> (sentence embeddings, not an HF pipeline) one input's result stands alone, and
+    /// <paramref name="jsonList"/> makes it a list even for one input.
     /// </summary>
     public static int Emit<TIn, TOut>(ParseResult p, ModelOptions o, IReadOnlyList<TIn> inputs, Func<IReadOnlyList<TIn>, IReadOnlyList<TOut>> run,
-        Func<TIn, TOut, object> hfShape, Func<IReadOnlyList<object>, object> hfMany, Action<TIn, TOut> print, CancellationToken ct,
-        Func<object, object>? single = null, bool jsonList = false)
+        Func<TIn, TOut, object> hfShape, Action<TIn, TOut> print, CancellationToken ct,
+        TaskDescriptor? task = null, bool topKGiven = false, bool jsonList = false)
     {
-        single ??= x => x;
+        object single(object x) => task is null ? x : task.HfOutput([x], singleInput: true, topKGiven);
+        object hfMany(IReadOnlyList<object> xs) => task is null ? xs : task.HfOutput(xs, singleInput: false);
         var streaming = p.GetValue(o.Input) is not null || p.GetValue(o.Output) is not null;
         if (!streaming)
         {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using TorchBert.Pipelines;
 using TorchBert.Tokenization;
+using TorchBert.Training;
 
 namespace TorchBert.Cli;
 
@@ -61,15 +62,14 @@ internal static class TaskCommands
             var legacy = k is null;   // HF: no top_k → one dict per input (a single text still comes as a list of one)
             return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs, parameters),
                 (_, r) => legacy ? Label(r[0]) : r.Select(Label).ToList(),
-                many => many,
                 (x, r) =>
                 {
                     Console.WriteLine(x);
                     foreach (var l in r) Console.WriteLine($"  {l.Score,8:F4}  {l.Label}");
                 },
                 ct,
-                // HF returns [ {label, score} ] for one text without top_k: its single-input shape is a list.
-                single: legacy ? x => new[] { x } : null);
+                // HF returns [ {label, score} ] for one text without top_k: the task table's single-input rule.
+                task: TaskTable.Get("text-classification"), topKGiven: !legacy);
         }));
         return cmd;
     }
@@ -110,13 +110,12 @@ internal static class TaskCommands
             using var pipe = TokenClassificationPipeline.FromPretrained(p.GetValue(o.Model)!, o.Pipeline(p));
             return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs, parameters),
                 (text, r) => r.Select(e => Entity(text, e)).ToList(),
-                many => many,
                 (text, r) =>
                 {
                     Console.WriteLine(text);
                     foreach (var e in r) Console.WriteLine($"  {e.Score,8:F4}  {e.Label,-10} {e.Start,4}-{e.End,-4} {text[e.Start..e.End]}");
                 },
-                ct);
+                ct, task: TaskTable.Get("token-classification"));
         }));
         return cmd;
     }
@@ -173,13 +172,12 @@ internal static class TaskCommands
             using var pipe = QuestionAnsweringPipeline.FromPretrained(p.GetValue(o.Model)!, o.Pipeline(p));
             return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs, parameters),
                 (x, r) => r.Count == 1 ? Answer(x, r[0]) : r.Select(a => Answer(x, a)).ToList(),
-                many => many,
                 (x, r) =>
                 {
                     Console.WriteLine(x.Question);
                     foreach (var a in r) Console.WriteLine($"  {a.Score,8:F4}  {a.Start,4}-{a.End,-4} {a.Answer}");
                 },
-                ct);
+                ct, task: TaskTable.Get("question-answering"));
         }));
         return cmd;
     }
@@ -214,13 +212,12 @@ internal static class TaskCommands
             using var pipe = ZeroShotClassificationPipeline.FromPretrained(p.GetValue(o.Model)!, o.Pipeline(p));
             return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs, parameters),
                 (_, r) => new Dictionary<string, object> { ["sequence"] = r.Sequence, ["labels"] = r.Labels, ["scores"] = r.Scores },
-                many => many,
                 (_, r) =>
                 {
                     Console.WriteLine(r.Sequence);
                     for (int i = 0; i < r.Labels.Count; i++) Console.WriteLine($"  {r.Scores[i],8:F4}  {r.Labels[i]}");
                 },
-                ct);
+                ct, task: TaskTable.Get("zero-shot-classification"));
         }));
         return cmd;
     }
