@@ -338,19 +338,29 @@ internal static class Endpoints
         };
     }
 
-    private static async Task<Action<Utf8JsonWriter>> EmbedAll(Call c)
+    /// <summary>
+    /// What /embed_all and /embed_sparse share: each input encoded once (the request's truncate, truncation_direction and
+    /// prompt_name), run through <paramref name="runner"/> in the model's queue, counted in TEI's embed metrics.
+    /// </summary>
+    private static async Task<IReadOnlyList<object>[]> PerInputRowsAsync(Call c, IReadOnlyList<Item> items, TorchBert.Serving.IRowRunner runner)
     {
-        c.PickModel();
-        var (items, _) = Inputs(c);
-        Require(c, c.Model.Kind == ModelKind.Embedding, "it has no token embeddings");
         var truncate = Fields.Bool(c.Body, "truncate") ?? c.Options.AutoTruncate;
         var left = Fields.Left(c.Body);
         var prompt = c.Model.PromptText(Fields.String(c.Body, "prompt_name"));
         c.Timing.Characters = items.Sum(i => i.Characters);
         c.Metrics.EmbedCount.Inc(items.Count);
-        var outputs = await Inference.RunAsync(c.State, c.Model, c.Model.EmbedAllRunner!, items.Count, i => [EncodeItem(c, items[i], truncate, left, prompt)], c.Timing, c.Aborted);
+        var outputs = await Inference.RunAsync(c.State, c.Model, runner, items.Count, i => [EncodeItem(c, items[i], truncate, left, prompt)], c.Timing, c.Aborted);
         c.Metrics.EmbedSuccess.Inc(items.Count);
         c.Metrics.RequestSuccess.WithLabels(items.Count == 1 ? "single" : "batch").Inc();
+        return outputs;
+    }
+
+    private static async Task<Action<Utf8JsonWriter>> EmbedAll(Call c)
+    {
+        c.PickModel();
+        var (items, _) = Inputs(c);
+        Require(c, c.Model.Kind == ModelKind.Embedding, "it has no token embeddings");
+        var outputs = await PerInputRowsAsync(c, items, c.Model.EmbedAllRunner!);
         return w =>
         {
             w.WriteStartArray();
@@ -369,14 +379,7 @@ internal static class Endpoints
         c.PickModel();
         var (items, _) = Inputs(c);
         Require(c, c.Model.Kind == ModelKind.Splade, "/embed_sparse needs a SPLADE model (an MLM head served with --pooling splade)");
-        var truncate = Fields.Bool(c.Body, "truncate") ?? c.Options.AutoTruncate;
-        var left = Fields.Left(c.Body);
-        var prompt = c.Model.PromptText(Fields.String(c.Body, "prompt_name"));
-        c.Timing.Characters = items.Sum(i => i.Characters);
-        c.Metrics.EmbedCount.Inc(items.Count);
-        var outputs = await Inference.RunAsync(c.State, c.Model, c.Model.SparseRunner!, items.Count, i => [EncodeItem(c, items[i], truncate, left, prompt)], c.Timing, c.Aborted);
-        c.Metrics.EmbedSuccess.Inc(items.Count);
-        c.Metrics.RequestSuccess.WithLabels(items.Count == 1 ? "single" : "batch").Inc();
+        var outputs = await PerInputRowsAsync(c, items, c.Model.SparseRunner!);
         return w =>
         {
             w.WriteStartArray();
