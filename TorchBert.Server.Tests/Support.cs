@@ -40,6 +40,10 @@ public static class TestModels
             var src = Fixture(fixture);
             var dir = Path.Combine(Path.GetTempPath(), $"torchbert-server-{fixture}-{variant}-{Environment.ProcessId}");
             Directory.CreateDirectory(dir);
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>   // lives as long as the test process, then goes
+            {
+                try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            };
             var config = JsonNode.Parse(File.ReadAllText(Path.Combine(src, "config.json")))!.AsObject();
             editConfig?.Invoke(config);
             File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());

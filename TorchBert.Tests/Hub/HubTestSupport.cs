@@ -14,7 +14,7 @@ internal static class HubIsolation
     [ModuleInitializer]
     internal static void Init()
     {
-        var home = Path.Combine(Path.GetTempPath(), $"torchbert-tests-hfhome-{Environment.ProcessId}");
+        var home = ProcessTempFolders.Create("torchbert-tests-hfhome");
         Environment.SetEnvironmentVariable("HF_HOME", home);
         Environment.SetEnvironmentVariable("HF_HUB_CACHE", null);
         Environment.SetEnvironmentVariable("HUGGINGFACE_HUB_CACHE", null);

@@ -24,8 +24,7 @@ public static class TaskPipelineFixtures
             var key = fixture + "/" + variant;
             if (Made.TryGetValue(key, out var done)) return done;
             var src = Fixtures.Dir(fixture);
-            var dir = Path.Combine(Path.GetTempPath(), $"torchbert-w16-{fixture}-{variant}-{Environment.ProcessId}");
-            Directory.CreateDirectory(dir);
+            var dir = ProcessTempFolders.Create($"torchbert-w16-{fixture}-{variant}");
             var config = JsonNode.Parse(File.ReadAllText(Path.Combine(src, "config.json")))!.AsObject();
             editConfig?.Invoke(config);
             File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());

@@ -19,6 +19,25 @@ public static class Fixtures
 }
 
 /// <summary>
+/// Folders that live as long as the test process (shared model folders, the private HF_HOME): deleted when it exits,
+/// so repeated runs do not fill the disk.
+/// </summary>
+public static class ProcessTempFolders
+{
+    /// <summary>Creates <c>$TMP/{name}-{pid}</c> (if missing) and deletes it when the process exits.</summary>
+    public static string Create(string name)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"{name}-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        };
+        return dir;
+    }
+}
+
+/// <summary>
 /// A deliberately naive safetensors reader (whole file, F32/I64 only) used as an independent reference in tests,
 /// so the library's own reader is checked against something it doesn't share code with.
 /// </summary>
