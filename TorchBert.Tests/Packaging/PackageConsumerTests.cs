@@ -59,6 +59,7 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
                 Directory.GetFiles(feed).Select(f => $"{Path.GetFileName(f)} {new FileInfo(f).Length / 1e6:F1} MB")));
             File.Exists(Path.Combine(feed, $"TorchBert.{version}.nupkg")).Should().BeTrue();
             File.Exists(Path.Combine(feed, $"TorchBert.Cli.{rid}.{version}.nupkg")).Should().BeTrue();
+            TryDelete(src);   // its build output (libtorch for every platform) is ~2 GB: keep the test's disk peak low
 
             // 2. A new console app outside the repository takes TorchBert from the feed.
             var app = Directory.CreateDirectory(Path.Combine(work, "app")).FullName;
@@ -108,6 +109,7 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
             var hf = expected["logits"].data<float>().ToArray();
             logits.Should().HaveCount(hf.Length);
             logits.Zip(hf).Max(p => Math.Abs(p.First - p.Second)).Should().BeLessThan(1e-4f, "HF's recorded logits");
+            TryDelete(app);
 
             // 3. The tool, installed from the feed into a tool path.
             var tools = Path.Combine(work, "tools");
