@@ -79,6 +79,23 @@ public static class NativeRuntime
         }
     }
 
+    private static readonly Lazy<nint> MallocTrim = new(() =>
+        OperatingSystem.IsLinux() && NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "malloc_trim", out var fn) ? fn : 0);
+
+    /// <summary>
+    /// Gives the C heap's free pages back to the OS (glibc <c>malloc_trim(0)</c>; nothing elsewhere). With the trim
+    /// threshold raised (<see cref="AllocatorTuning"/>), memory freed once and for all — a Linear's plain weight after
+    /// its packed copy replaced it — would otherwise stay resident as a hole the next, differently sized, allocations
+    /// may not fit. Returns whether it ran.
+    /// </summary>
+    internal static bool ReturnFreeMemory()
+    {
+        var fn = MallocTrim.Value;
+        if (fn == 0) return false;
+        unsafe { ((delegate* unmanaged<nuint, int>)fn)(0); }
+        return true;
+    }
+
     /// <summary>The one-line explanation for a load failure; <paramref name="libStdCxx"/> is the C++ runtime found, if any.</summary>
     internal static string Diagnose(Exception e, string? libStdCxx)
     {

@@ -124,6 +124,9 @@ internal sealed class FastLinears
             failed = true;
             FastPathLog.Write($"oneDNN linear: packing a {dtype} weight failed ({e.Message.Split('\n', 2)[0].Trim()}); using F.linear");
         }
+        // The plain weights (and the concatenation) are free now: hand their pages back, so that the packed copy
+        // replaces them in memory too (peak ≈ the weights plus one group) instead of leaving a hole per group.
+        if (released) NativeRuntime.ReturnFreeMemory();
     }
 
     /// <summary>

@@ -33,6 +33,26 @@ public static class Timer
         return engines.Select((e, i) => new Timing(e.Name, ms[i]) { Faults = faults[i] }).ToArray();
     }
 
+    /// <summary>
+    /// Warm, back-to-back latency: the engines take turns in blocks; each block follows the same pause (ORT's spinning
+    /// threads stop), runs one untimed call that wakes the engine's threads and brings its weights into the caches, then
+    /// <paramref name="perBlock"/> timed calls back to back, as a busy server or a loop over inputs sees them. The
+    /// after-idle numbers of <see cref="Alternate"/> pay, per call, thread wake-ups and weights read from memory.
+    /// </summary>
+    public static Timing[] Blocks(IReadOnlyList<IEngine> engines, Batch batch, int rounds, int perBlock)
+    {
+        var ms = engines.Select(_ => new List<double>()).ToArray();
+        for (var r = 0; r < rounds; r++)
+            for (var k = 0; k < engines.Count; k++)
+            {
+                var j = (r + k) % engines.Count;
+                Thread.Sleep(PauseMs);
+                engines[j].Run(batch);
+                for (var i = 0; i < perBlock; i++) ms[j].Add(Time(() => engines[j].Run(batch)));
+            }
+        return engines.Select((e, i) => new Timing(e.Name, ms[i])).ToArray();
+    }
+
     public static double Time(Action action)
     {
         var sw = Stopwatch.StartNew();
