@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 using TorchBert.Checkpoints;
 using TorchBert.Modeling;
 using TorchBert.Tests.Checkpoints;
@@ -63,6 +64,24 @@ public sealed class InferenceFastPathTests : IDisposable
         if (!ExpectAvailable) return; // elsewhere the fallback is the documented behaviour
         InferenceFastPath.IsAvailable.Should().BeTrue(InferenceFastPath.Status);
         InferenceFastPath.Status.Should().Contain("mkldnn::_linear_pointwise");
+    }
+
+    [Fact]
+    public void The_loaders_logger_hears_once_what_the_fast_path_runs_on()
+    {
+        var logger = new ListLogger();
+        var e = Fixtures.Expected("tiny-bert-mlm");
+        using var model = BertAutoModel.FromPretrained(Fixtures.Dir("tiny-bert-mlm"), new PretrainedOptions { Device = CPU, Logger = logger });
+        model.eval();
+        model.Logger.Should().BeSameAs(logger, "FromPretrained hands PretrainedOptions.Logger to the model");
+        Run(model, InputsOf(e).First().Inputs);
+        Run(model, InputsOf(e).First().Inputs);
+        var notes = logger.Entries.Where(x => x.Message.StartsWith("oneDNN linear", StringComparison.Ordinal)).ToList();
+        if (ExpectAvailable)
+            notes.Should().ContainSingle().Which.Should().Be((LogLevel.Information, "oneDNN linear: mkldnn::_linear_pointwise with packed weights"));
+        else
+            notes.Should().ContainSingle().Which.Level.Should().Be(LogLevel.Warning, "elsewhere the fallback to F.linear is said once");
+        foreach (var t in e.Values) t.Dispose();
     }
 
     [Theory, MemberData(nameof(ModelFixtures))]

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using TorchBert.Configuration;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -57,6 +58,23 @@ public abstract class BertPreTrainedModel(string name, BertConfig config) : nn.M
     }
 
     private bool useFastPath = true;
+
+    /// <summary>
+    /// Where this model's notes go: the inference fast path says once what it runs on (Information) or why it falls
+    /// back to F.linear (Warning). <c>FromPretrained</c> sets it from <see cref="PretrainedOptions.Logger"/>; null
+    /// leaves the notes to <see cref="InferenceFastPath.Log"/>.
+    /// </summary>
+    public ILogger? Logger
+    {
+        get => logger;
+        set
+        {
+            logger = value;
+            foreach (var g in FastLinearGroups()) g.Logger = value;
+        }
+    }
+
+    private ILogger? logger;
 
     /// <summary>How many Linear groups (a layer's fused Q/K/V counts once) run packed on the fast path right now.</summary>
     public int PackedLinearGroups => FastLinearGroups().Count(g => g.IsPacked);

@@ -37,6 +37,9 @@ internal sealed class FastLinears
     /// <summary>The model's switch (<see cref="BertPreTrainedModel.UseFastPath"/>).</summary>
     public bool Enabled { get; set; } = true;
 
+    /// <summary>Where this group's notes go (the model's <see cref="BertPreTrainedModel.Logger"/>).</summary>
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; set; }
+
     /// <summary>Whether the weights are packed now (for tests and the benchmark).</summary>
     public bool IsPacked => packed is not null;
 
@@ -50,7 +53,7 @@ internal sealed class FastLinears
     public Tensor? TryForward(nn.Module owner, Tensor x, FusedActivation act = FusedActivation.None, Tensor? residual = null)
     {
         var ops = Applies(owner, x) ? OneDnn.Ops : null;
-        if (ops is null || !ops.Supports(x.dtype))
+        if (ops is null || !ops.Supports(x.dtype, Logger))
         {
             if (packed is not null) Restore(keepPacked: false);
             return null;
@@ -84,7 +87,7 @@ internal sealed class FastLinears
             if (l.bias is null) return false;
         if (OneDnn.Ops is null)
         {
-            FastPathLog.Write(OneDnn.Status);
+            FastPathLog.Write(OneDnn.Status, Logger, Microsoft.Extensions.Logging.LogLevel.Warning);
             return false;
         }
         return true;
@@ -108,7 +111,7 @@ internal sealed class FastLinears
             var weight = linears.Length == 1 ? linears[0].weight! : cat(linears.Select(l => (Tensor)l.weight!).ToArray(), 0);
             var p = ops.Pack(weight);
             var b = linears.Length == 1 ? null : cat(linears.Select(l => (Tensor)l.bias!).ToArray(), 0);
-            FastPathLog.Write(OneDnn.Status);
+            FastPathLog.Write(OneDnn.Status, Logger);
             foreach (var l in linears)
             {
                 var shape = l.weight!.shape;
@@ -122,7 +125,8 @@ internal sealed class FastLinears
         catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or InvalidOperationException or ArgumentException)
         {
             failed = true;
-            FastPathLog.Write($"oneDNN linear: packing a {dtype} weight failed ({e.Message.Split('\n', 2)[0].Trim()}); using F.linear");
+            FastPathLog.Write($"oneDNN linear: packing a {dtype} weight failed ({e.Message.Split('\n', 2)[0].Trim()}); using F.linear",
+                Logger, Microsoft.Extensions.Logging.LogLevel.Warning);
         }
         // The plain weights (and the concatenation) are free now: hand their pages back, so that the packed copy
         // replaces them in memory too (peak ≈ the weights plus one group) instead of leaving a hole per group.

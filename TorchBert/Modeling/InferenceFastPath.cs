@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace TorchBert.Modeling;
 
@@ -45,15 +46,21 @@ public static class InferenceFastPath
         value?.Trim().ToLowerInvariant() is "0" or "false" or "off" or "no";
 }
 
-/// <summary>Writes each distinct fast-path note once (to <see cref="InferenceFastPath.Log"/> or Trace).</summary>
+/// <summary>
+/// Writes each distinct fast-path note once: to the model's logger (<see cref="BertPreTrainedModel.Logger"/>, once per
+/// logger), else to <see cref="InferenceFastPath.Log"/>, else to Trace. What the fast path uses is Information; a
+/// fallback to F.linear is a Warning.
+/// </summary>
 internal static class FastPathLog
 {
-    private static readonly ConcurrentDictionary<string, byte> Seen = new();
+    private static readonly object NoLogger = new();
+    private static readonly ConcurrentDictionary<(object Logger, string Message), byte> Seen = new();
 
-    public static void Write(string message)
+    public static void Write(string message, ILogger? logger = null, LogLevel level = LogLevel.Information)
     {
-        if (!Seen.TryAdd(message, 0)) return;
-        if (InferenceFastPath.Log is { } log) log("torchbert: " + message);
+        if (!Seen.TryAdd((logger ?? NoLogger, message), 0)) return;
+        if (logger is not null) logger.Log(level, "{FastPathNote}", message);
+        else if (InferenceFastPath.Log is { } log) log("torchbert: " + message);
         else Trace.TraceInformation("torchbert: " + message);
     }
 }

@@ -67,6 +67,7 @@ internal sealed class OneDnn
 
     private readonly jit.ScriptModule module;
     private readonly Dictionary<ScalarType, bool> dtypeWorks = [];
+    private readonly Dictionary<ScalarType, string> disabledWhy = [];
     private readonly object dtypeLock = new();
 
     private OneDnn(jit.ScriptModule module) => this.module = module;
@@ -103,15 +104,18 @@ internal sealed class OneDnn
     /// Whether the ops run <paramref name="dtype"/> here and agree with <c>F.linear</c> (checked once per dtype on a
     /// small random problem: a CPU without the kernels, e.g. bf16 without AVX-512, throws, and is then left to F.linear).
     /// </summary>
-    public bool Supports(ScalarType dtype)
+    public bool Supports(ScalarType dtype, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16)) return false;
         lock (dtypeLock)
         {
-            if (dtypeWorks.TryGetValue(dtype, out var ok)) return ok;
-            ok = Check(dtype, out var why);
-            dtypeWorks[dtype] = ok;
-            if (!ok) FastPathLog.Write($"oneDNN linear disabled for {dtype}: {why}; using F.linear");
+            if (!dtypeWorks.TryGetValue(dtype, out var ok))
+            {
+                ok = Check(dtype, out var why);
+                dtypeWorks[dtype] = ok;
+                if (!ok) disabledWhy[dtype] = $"oneDNN linear disabled for {dtype}: {why}; using F.linear";
+            }
+            if (!ok) FastPathLog.Write(disabledWhy[dtype], logger, Microsoft.Extensions.Logging.LogLevel.Warning);
             return ok;
         }
     }

@@ -47,6 +47,7 @@ public static partial class Pretrained
             CheckDecoderConfig(model, path);
             var report = LoadWeights(model, source.Weights);
             LogReport(options.Logger, model, report, path);
+            model.Logger = options.Logger;
             // The parameters are already there; this only records the device in TorchSharp's modules (their .to(device) checks it).
             model.to(device, dtype);
             model.eval();
