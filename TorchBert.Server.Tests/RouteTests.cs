@@ -127,6 +127,32 @@ public sealed class RouteTests(ServedModels m) : IClassFixture<ServedModels>
     }
 
     [Fact]
+    public async Task Left_truncation_of_a_pair_keeps_each_texts_tail_with_longest_first_lengths()
+    {
+        // The classifier takes 64 positions: budget 64 − 3 = 61 for two texts of 40 one-token words. tokenizers'
+        // longest-first gives 30 + 31 (the second, on a tie, the odd token); Left keeps the last 30 and 31 words.
+        string Letters(int from, int count) => string.Join(' ', Enumerable.Range(from, count).Select(i => (char)('a' + i % 26)));
+        string first = Letters(0, 40), second = Letters(7, 40);
+        var all = new TextClassificationParams { TopK = null, Function = ClassificationFunction.None };
+        var (status, left, _) = await m.Client.PostAsync("/predict", Json(new
+        {
+            inputs = new[] { first, second }, model = "classifier", truncation_direction = "Left", raw_scores = true,
+        }));
+        status.Should().Be(HttpStatusCode.OK, left.ToString());
+        var expected = m.Classifier.Run(new TextPair(Letters(10, 30), Letters(16, 31)), all);   // the tails, 30 + 31 + 3 = 64 tokens
+        var head = m.Classifier.Run(new TextPair(Letters(0, 30), Letters(7, 31)), all);         // what the right side keeps
+        for (int k = 0; k < expected.Count; k++)
+        {
+            var score = (double)left.EnumerateArray().Single(x => x.GetProperty("label").GetString() == expected[k].Label).GetProperty("score").GetSingle();
+            score.Should().BeApproximately(expected[k].Score, 1e-5, expected[k].Label);
+        }
+        head.Select(h => h.Score).Should().NotEqual(expected.Select(e => e.Score), "the tails and the heads are different inputs");
+        var (_, right, _) = await m.Client.PostAsync("/predict", Json(new { inputs = new[] { first, second }, model = "classifier", raw_scores = true }));
+        var rightScore = (double)right.EnumerateArray().Single(x => x.GetProperty("label").GetString() == head[0].Label).GetProperty("score").GetSingle();
+        rightScore.Should().BeApproximately(head[0].Score, 1e-5, "the default (Right) keeps the heads");
+    }
+
+    [Fact]
     public async Task Cors_allows_the_configured_origin_only()
     {
         var ok = new HttpRequestMessage(HttpMethod.Post, "/embed") { Content = new StringContent("{\"inputs\": \"a\"}", System.Text.Encoding.UTF8, "application/json") };

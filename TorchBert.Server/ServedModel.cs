@@ -225,24 +225,15 @@ public sealed class ServedModel : IDisposable
     internal BertEncoding Encode(string text, string? pair, bool truncate, bool left)
     {
         var max = MaxInputLength;
-        if (!truncate || !left)
+        var e = Tokenizer.Encode(text, pair, new EncodeOptions
         {
-            var e = Tokenizer.Encode(text, pair, new EncodeOptions
-            {
-                Truncation = truncate ? TruncationStrategy.LongestFirst : TruncationStrategy.None,
-                MaxLength = truncate ? max : null,
-            });
-            if (e.Length > max)
-                throw new ApiException(ErrorKind.Validation, $"`inputs` must have less than {max} tokens. Given: {e.Length}");
-            return e;
-        }
-        var full = Tokenizer.Encode(text, pair);
-        if (full.Length <= max) return full;
-        if (pair is not null) throw new ApiException(ErrorKind.Validation, "`truncation_direction` left is not supported for pairs of inputs; shorten them or truncate on the right");
-        // [CLS] + the last (max − 2) tokens + [SEP]
-        var body = full.InputIds.AsSpan(1, full.Length - 2);
-        var kept = body[(body.Length - (max - 2))..].ToArray();
-        return Tokenizer.EncodeIds([Tokenizer.ClsTokenId, .. kept, Tokenizer.SepTokenId]);
+            Truncation = truncate ? TruncationStrategy.LongestFirst : TruncationStrategy.None,
+            MaxLength = truncate ? max : null,
+            TruncationSide = left ? TruncationSide.Left : TruncationSide.Right,   // pairs: longest-first lengths, each keeps its tail
+        });
+        if (e.Length > max)
+            throw new ApiException(ErrorKind.Validation, $"`inputs` must have less than {max} tokens. Given: {e.Length}");
+        return e;
     }
 
     /// <summary>Token ids given as input (TEI's <c>inputs: [u32]</c>): taken as they are; too long is an error, or cut when truncating.</summary>

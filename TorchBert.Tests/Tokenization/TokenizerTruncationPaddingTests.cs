@@ -20,6 +20,36 @@ public class TokenizerTruncationPaddingTests
     }
 
     [Fact]
+    public void Left_side_keeps_each_sequences_tail_with_longest_first_lengths()
+    {
+        // tokenizers' TruncationDirection::Left (HF truncation_side="left", TEI truncation_direction "Left"): the same
+        // lengths as on the right (3 + 4 here, as the tie test below shows with HF's ids), each sequence keeping its last
+        // tokens. The untruncated encoding gives the ids and offsets those tails must have.
+        const string first = "one two three four five", second = "six seven eight nine ten";
+        var full = Uncased.Encode(first, second);                                 // [CLS] 5 [SEP] 5 [SEP]
+        full.InputIds.Should().HaveCount(13);
+        var left = Uncased.Encode(first, second, Truncate(10, TruncationStrategy.LongestFirst) with { TruncationSide = TruncationSide.Left });
+        left.InputIds.Should().Equal(101, full.InputIds[3], full.InputIds[4], full.InputIds[5], 102,
+            full.InputIds[8], full.InputIds[9], full.InputIds[10], full.InputIds[11], 102);
+        left.TokenTypeIds.Should().Equal(0, 0, 0, 0, 0, 1, 1, 1, 1, 1);
+        left.Offsets[1..4].Should().Equal(full.Offsets[3..6], "character offsets of 'three four five' in the first text");
+        left.Offsets[5..9].Should().Equal(full.Offsets[8..12], "character offsets of 'seven eight nine ten' in the second text");
+        var right = Uncased.Encode(first, second, Truncate(10, TruncationStrategy.LongestFirst));
+        right.InputIds.Should().Equal([101, 2028, 2048, 2093, 102, 2416, 2698, 2809, 3157, 102], "HF's right side, for contrast");
+
+        // A single sequence far over MaxLength: the end of the text is kept (tokenized whole, no early stop).
+        var fox = Uncased.Encode(Fox);
+        Uncased.Encode(Fox, null, Truncate(5, TruncationStrategy.LongestFirst) with { TruncationSide = TruncationSide.Left })
+            .InputIds.Should().Equal(101, fox.InputIds[^4], fox.InputIds[^3], fox.InputIds[^2], 102);
+
+        var overflowing = () => Uncased.Encode(Fox, null, Truncate(5, TruncationStrategy.LongestFirst) with
+        {
+            TruncationSide = TruncationSide.Left, ReturnOverflowingTokens = true,
+        });
+        overflowing.Should().Throw<ArgumentException>().WithMessage("*TruncationSide.Left*ReturnOverflowingTokens*");
+    }
+
+    [Fact]
     public void Longest_first_on_a_tie_gives_the_odd_token_to_the_second_sequence()
     {
         // 5 + 5 tokens into 10 - 3 = 7: HF's fast tokenizer keeps 3 + 4 (the slow one would keep 4 + 3).

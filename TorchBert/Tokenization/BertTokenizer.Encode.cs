@@ -72,7 +72,7 @@ public sealed partial class BertTokenizer
 
     /// <summary>Resolved options: HF's defaults for missing max_length / truncation applied and checked.</summary>
     private readonly record struct Plan(bool AddSpecialTokens, PaddingStrategy Padding, TruncationStrategy Truncation,
-        int MaxLength, int? PadToMultipleOf, int Stride, bool ReturnOverflowing, bool EarlyStop)
+        int MaxLength, int? PadToMultipleOf, int Stride, bool ReturnOverflowing, bool EarlyStop, bool KeepTail)
     {
         public static Plan From(EncodeOptions o, BertTokenizer tokenizer, bool hasPair)
         {
@@ -97,10 +97,14 @@ public sealed partial class BertTokenizer
                 throw new ArgumentException(
                     $"Stride {o.Stride} is larger than MaxLength {maxLength} minus the 2 special tokens of a sequence ({maxLength - 2})",
                     nameof(o.Stride));
-            bool earlyStop = truncation != TruncationStrategy.None && (!o.ReturnOverflowingTokens || o.OverflowStopsAtMaxLength);
+            bool keepTail = o.TruncationSide == TruncationSide.Left;
+            if (keepTail && o.ReturnOverflowingTokens)
+                throw new ArgumentException("TruncationSide.Left with ReturnOverflowingTokens is not supported; truncate on the right for overflowing windows",
+                    nameof(o.TruncationSide));
+            bool earlyStop = !keepTail && truncation != TruncationStrategy.None && (!o.ReturnOverflowingTokens || o.OverflowStopsAtMaxLength);
             return new Plan(o.AddSpecialTokens, o.Padding, truncation, maxLength, o.PadToMultipleOf,
                 truncation == TruncationStrategy.None ? 0 : o.Stride, o.ReturnOverflowingTokens,
-                earlyStop);
+                earlyStop, keepTail);
         }
 
         public int RoundUp(int length) =>
@@ -124,7 +128,10 @@ public sealed partial class BertTokenizer
         {
             CheckStride(first.Count, max1, plan.Stride, "first");
             if (second is not null) CheckStride(second.Count, max2, plan.Stride, "second");
-            return Build(first, (0, Math.Min(first.Count, max1)), second, (0, Math.Min(second?.Count ?? 0, max2)));
+            int keep1 = Math.Min(first.Count, max1), keep2 = Math.Min(second?.Count ?? 0, max2);
+            return plan.KeepTail
+                ? Build(first, (first.Count - keep1, first.Count), second, ((second?.Count ?? 0) - keep2, second?.Count ?? 0))
+                : Build(first, (0, keep1), second, (0, keep2));
         }
         // tokenizers' Encoding.truncate splits each sequence into windows; merging the template's parts then gives
         // (A0, B0) as the row and, in this order, (Ai, B0), (Ai, B1), ... for each further window Ai of the first

@@ -30,6 +30,18 @@ public enum TruncationStrategy
     OnlySecond,
 }
 
+/// <summary>HF <c>truncation_side</c>: which end of a sequence truncation cuts.</summary>
+public enum TruncationSide
+{
+    /// <summary>Keep the first tokens (HF's default, <c>truncation_side="right"</c>).</summary>
+    Right,
+    /// <summary>
+    /// Keep the last tokens (<c>truncation_side="left"</c>; <c>tokenizers</c>' <c>TruncationDirection::Left</c>, as TEI's
+    /// <c>truncation_direction: "Left"</c>). The lengths are the same as on the right; each sequence keeps its tail.
+    /// </summary>
+    Left,
+}
+
 /// <summary>
 /// Options of <see cref="BertTokenizer.Encode"/> / <see cref="BertTokenizer.EncodeBatch"/>, mirroring the
 /// keyword arguments of HF's <c>tokenizer(...)</c>. Padding and truncation are on the right, as HF's defaults.
@@ -51,6 +63,13 @@ public sealed record EncodeOptions
     /// <see cref="Padding"/> is <see cref="PaddingStrategy.None"/>, else <see cref="TruncationStrategy.None"/>.
     /// </summary>
     public TruncationStrategy? Truncation { get; init; }
+
+    /// <summary>
+    /// HF <c>truncation_side</c> (default <see cref="TruncationSide.Right"/>). <see cref="TruncationSide.Left"/> tokenizes
+    /// each sequence whole (no early stop: it must see the end) and is not combined with
+    /// <see cref="ReturnOverflowingTokens"/> (an error).
+    /// </summary>
+    public TruncationSide TruncationSide { get; init; } = TruncationSide.Right;
 
     /// <summary>HF <c>max_length</c>, special tokens included; the model maximum when needed and not set.</summary>
     public int? MaxLength { get; init; }
