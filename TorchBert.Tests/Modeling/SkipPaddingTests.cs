@@ -101,6 +101,35 @@ public sealed class SkipPaddingTests
     }
 
     [Fact]
+    public void Right_padding_attends_sequence_by_sequence_and_other_masks_keep_the_padded_attention()
+    {
+        using var scope = NewDisposeScope();
+        PackedTokens.FromMask(tensor(new long[,] { { 1, 1, 0 }, { 1, 0, 0 }, { 0, 0, 0 } }))!.PrefixLengths.Should().Equal(2, 1, 0);
+        PackedTokens.FromMask(tensor(new long[,] { { 0, 1, 1 }, { 1, 1, 1 } }))!.PrefixLengths.Should().BeNull("left padding");
+        PackedTokens.FromMask(tensor(new long[,] { { 1, 0, 1 }, { 1, 1, 1 } }))!.PrefixLengths.Should().BeNull("a hole in the mask");
+
+        // The fixture batch is right-padded (per-sequence attention); the same batch left-padded takes the padded path.
+        // Both give the ordinary forward's numbers on every real token, SDPA with and without the fast path.
+        var e = Fixtures.Expected("tiny-bert-mlm");
+        var (ids, mask, types) = (e["input_ids"], e["attention_mask"], e["token_type_ids"]);
+        PackedTokens.FromMask(mask)!.PrefixLengths.Should().NotBeNull("the fixture batch is right-padded");
+        foreach (var fast in new[] { true, false })
+        {
+            using var model = BertModel.FromPretrained(Fixtures.Dir("tiny-bert-mlm"), new PretrainedOptions { Device = CPU });
+            model.eval();
+            model.UseFastPath = fast;
+            using var mode = inference_mode();
+            foreach (var (name, i, m, t) in new[] { ("right-padded", ids, mask, types), ("left-padded", ids.flip(1), mask.flip(1), types.flip(1)) })
+            {
+                var real = m.unsqueeze(-1).to(ScalarType.Float32);
+                var packed = model.forward(i, m, t, skipPadding: true).LastHiddenState;
+                var full = model.forward(i, m, t).LastHiddenState;
+                TensorAssert.Close(packed * real, full * real, 1e-5, $"{name}, fast path {(fast ? "on" : "off")}");
+            }
+        }
+    }
+
+    [Fact]
     public void Pack_and_unpack_move_exactly_the_real_rows()
     {
         using var scope = NewDisposeScope();

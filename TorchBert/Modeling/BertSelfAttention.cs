@@ -146,6 +146,12 @@ public class BertSelfAttention : nn.Module, IFastLinearOwner
         return (q, k, v);
     }
 
+    /// <summary>
+    /// Self-attention's fused query, key and value product of <paramref name="hiddenStates"/> ((…, 3H), the three side by
+    /// side), or null where the inference fast path does not apply (then <see cref="Projections"/> computes them).
+    /// </summary>
+    protected Tensor? FusedQkv(Tensor hiddenStates) => fastQkv?.TryForward(this, hiddenStates);
+
     /// <summary>HF's relative_key / relative_key_query terms, added to the raw scores before scaling. With a cache HF places
     /// the query at position key_length - 1 (it decodes one token at a time).</summary>
     private Tensor RelativePositionScores(Tensor q, Tensor k, bool usesCache)
@@ -179,6 +185,9 @@ public sealed class BertSdpaSelfAttention(BertConfig config, bool isCrossAttenti
             return base.forward(hiddenStates, context);
 
         using var scope = NewDisposeScope();
+        if (context.Packed?.PrefixLengths is { } lengths && !isCrossAttention && context.Past is null && context.Present is null
+            && !training && FusedQkv(hiddenStates) is { } qkv)
+            return (AttendEachSequence(qkv, lengths).MoveToOuterDisposeScope(), null);
         var (q, k, v) = Projections(hiddenStates, context);               // q (B, nh, T, hs); k, v (B, nh, Tk, hs)
         var mask = isCrossAttention ? context.EncoderMask : context.Mask;
         var isCausal = !isCrossAttention && mask is null && context.IsCausal && q.shape[2] > 1; // HF: tgt_len > 1
@@ -187,5 +196,31 @@ public sealed class BertSdpaSelfAttention(BertConfig config, bool isCrossAttenti
         var result = MergeHeads(nn.functional.scaled_dot_product_attention(q, k, v, mask, p, isCausal)); // (B, T, H)
         if (context.Packed is not null) result = context.Packed.Pack(result); // (N, H)
         return (result.MoveToOuterDisposeScope(), null);
+    }
+
+    /// <summary>
+    /// Packed, right-padded rows: attention per sequence on its real tokens only, straight from the fused (N, 3H) product
+    /// to the packed (N, H) context — no padded keys to mask, no unpacking into (B, T, H) and packing back. The same
+    /// softmax over the same real keys as the masked batch (a padded key's weight is exactly 0 there).
+    /// </summary>
+    private Tensor AttendEachSequence(Tensor qkv, long[] lengths)
+    {
+        var hidden = numHeads * headSize;
+        var parts = new List<Tensor>(lengths.Length);
+        long offset = 0;
+        foreach (var length in lengths)
+        {
+            if (length == 0) continue;
+            var heads = qkv.narrow(0, offset, length).view(1, length, 3, numHeads, headSize).permute(2, 0, 3, 1, 4); // (3, 1, nh, L, hs)
+            var context = nn.functional.scaled_dot_product_attention(heads[0], heads[1], heads[2]);           // (1, nh, L, hs)
+            parts.Add(context.permute(0, 2, 1, 3).reshape(length, hidden));                                     // (L, H)
+            offset += length;
+        }
+        return parts.Count switch
+        {
+            0 => qkv.new_empty(0, hidden),
+            1 => parts[0],
+            _ => cat(parts, 0),
+        };
     }
 }

@@ -6,8 +6,10 @@ namespace TorchBert.Modeling;
 /// <summary>
 /// Padding-free execution: the N real tokens of a padded (B, T) batch packed into N rows. Everything in a BERT layer
 /// except attention's QKᵀ / softmax / ·V works token by token, so the projections, LayerNorms and the feed-forward
-/// block run on (N, H) and skip the padded positions' work (95% of the FLOPs at T = 128 are those GEMMs); self-attention unpacks
-/// Q, K and V into the padded (B, T, H) layout, attends with the usual mask, and packs the context again.
+/// block run on (N, H) and skip the padded positions' work (95% of the FLOPs at T = 128 are those GEMMs). Self-attention, on
+/// the inference fast path with right padding (<see cref="PrefixLengths"/>), attends each sequence over its own real tokens
+/// straight from the packed rows; otherwise it unpacks Q, K and V into the padded (B, T, H) layout, attends with the usual
+/// mask, and packs the context again.
 /// On real tokens the result is the padded forward's; padded positions come out as zeros instead of HF's values
 /// (which no pipeline reads). Built from a CPU mask only: finding the real tokens of a CUDA mask would sync the device.
 /// </summary>
@@ -15,12 +17,20 @@ public sealed class PackedTokens
 {
     private readonly Tensor indices; // (N) flat positions b·T + t of the real tokens, on the mask's device
 
-    private PackedTokens(Tensor indices, long batch, long length)
+    private PackedTokens(Tensor indices, long batch, long length, long[]? prefixLengths)
     {
         this.indices = indices;
         Batch = batch;
         Length = length;
+        PrefixLengths = prefixLengths;
     }
+
+    /// <summary>
+    /// When every row's real tokens are its first ones (right padding, as tokenizers pad), each row's count: the packed
+    /// rows are then the sequences one after another, and self-attention can run on each sequence alone, without the
+    /// padded keys (<see cref="BertSdpaSelfAttention"/>). Null for any other mask.
+    /// </summary>
+    internal long[]? PrefixLengths { get; }
 
     /// <summary>Rows of the padded batch.</summary>
     public long Batch { get; }
@@ -35,9 +45,17 @@ public sealed class PackedTokens
     {
         if (attentionMask is null || attentionMask.device_type != DeviceType.CPU) return null;
         using var scope = NewDisposeScope();
-        var flat = attentionMask.reshape(-1).ne(0).nonzero().reshape(-1);
+        var real = attentionMask.ne(0);
+        var flat = real.reshape(-1).nonzero().reshape(-1);
         if (flat.shape[0] == attentionMask.numel()) return null;
-        return new PackedTokens(flat.MoveToOuterDisposeScope(), attentionMask.shape[0], attentionMask.shape[1]);
+        long[]? prefix = null;
+        if (attentionMask.dim() == 2)
+        {
+            var lengths = real.sum(1);                                                          // (B)
+            var firsts = arange(attentionMask.shape[1], device: attentionMask.device).unsqueeze(0).lt(lengths.unsqueeze(1));
+            if (firsts.eq(real).all().item<bool>()) prefix = lengths.to(ScalarType.Int64).data<long>().ToArray();
+        }
+        return new PackedTokens(flat.MoveToOuterDisposeScope(), attentionMask.shape[0], attentionMask.shape[1], prefix);
     }
 
     /// <summary>(B, T, H) → (N, H): the real tokens' rows.</summary>
