@@ -98,7 +98,7 @@ public class QuestionAnsweringPipeline(BertForQuestionAnswering model, BertToken
     /// <inheritdoc/>
     protected override IReadOnlyList<Row> Forward(ModelInputs inputs, QuestionAnsweringParams parameters)
     {
-        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
+        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "start_logits", output.StartLogits);
         var starts = Rows(output.StartLogits);
         var ends = Rows(output.EndLogits);

@@ -78,7 +78,7 @@ public class TextClassificationPipeline(BertForSequenceClassification model, Ber
     /// <inheritdoc/>
     protected override IReadOnlyList<float[]> Forward(ModelInputs inputs, TextClassificationParams parameters)
     {
-        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
+        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "logits", output.Logits);
         return Rows(output.Logits);
     }

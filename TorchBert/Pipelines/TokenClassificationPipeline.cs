@@ -94,7 +94,7 @@ public class TokenClassificationPipeline(BertForTokenClassification model, BertT
     /// <inheritdoc/>
     protected override IReadOnlyList<float[][]> Forward(ModelInputs inputs, TokenClassificationParams parameters)
     {
-        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
+        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "logits", output.Logits);
         var rows = Rows(output.Logits);                                                       // B × (T·labels)
         var labels = (int)output.Logits.shape[^1];

@@ -82,7 +82,7 @@ public class ZeroShotClassificationPipeline
     /// <inheritdoc/>
     protected override IReadOnlyList<float[]> Forward(ModelInputs inputs, ZeroShotParams parameters)
     {
-        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds);
+        var output = Model.forward(inputs.InputIds, inputs.AttentionMask, inputs.TokenTypeIds, skipPadding: true);
         Trace("forward", "logits", output.Logits);
         return Rows(output.Logits);
     }
