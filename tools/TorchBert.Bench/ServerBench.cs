@@ -54,6 +54,25 @@ public sealed class ServerBench(BenchOptions options, Report report, string mode
         report.Value("cases", cases);
         var memAfterCases = Memory.Now();
 
+        // 1b. sustained load on this one server: the same mixed load round after round, memory after each round.
+        // "Flat" = what the first round leaves (connection buffers, arenas, GC heap at this concurrency) does not keep growing.
+        var sustained = quick ? 5 : 10;
+        var series = new List<Memory>();
+        var served = 0L;
+        for (var r = 0; r < sustained; r++)
+        {
+            var rs = await embed.RunAsync(r % 2 == 0 ? mixedSet : shortSet, 32, int.MaxValue, window);
+            served += rs.Ok;
+            series.Add(Memory.Now());
+        }
+        var growth = (series[^1].WorkingSet - series[0].WorkingSet) / 1e6;
+        var growthPrivate = (series[^1].Private - series[0].Private) / 1e6;
+        report.Line($"  sustained load, one server, c=32 mixed/short alternating, {sustained} rounds of {window.TotalSeconds:F0} s ({served} requests): working set after each round (MB) " +
+            string.Join(" ", series.Select(m => $"{m.WorkingSet / 1e6:F0}")) + "; private " + string.Join(" ", series.Select(m => $"{m.Private / 1e6:F0}")));
+        report.Line($"    growth from round 1 to round {sustained}: working set {growth:+0;-0} MB, private {growthPrivate:+0;-0} MB");
+        ratios["server_memory_growth_after_round1_mb"] = growth;
+        mem["sustained_rounds"] = new JsonArray([.. series.Select(m => (JsonNode?)m.ToJson())]);
+
         // 2. interleaved rounds: batched server, unbatched server (--max-batch-requests 1), in-process pipeline
         await using var unbatched = await BenchServer.StartAsync(new ServerOptions { Hostname = "127.0.0.1", Port = 0, Device = "cpu", DrainTimeoutSeconds = 5, MaxBatchRequests = 1 });
         var plain = new LoadGenerator(http, new Uri(unbatched.BaseAddress, "embed"), RequestTimeout);
