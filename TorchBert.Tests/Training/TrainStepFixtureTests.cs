@@ -20,13 +20,13 @@ public class TrainStepFixtureTests
         var expected = ReferenceSafeTensors.Read(Path.Combine(dir, "expected.safetensors"));
         using var model = BertForSequenceClassification.FromPretrained(dir, new PretrainedOptions { Device = CPU, AttnImplementation = Configuration.AttentionImplementation.Eager });
         var task = new SequenceClassificationTask(model, null);
-        var groups = AdamW.HfParameterGroups(model, 0.01);
+        var groups = HfAdamW.HfParameterGroups(model, 0.01);
         // HF's groups: decay on Linear/Embedding weights, none on biases and LayerNorm parameters
         groups[0].Parameters.Select(p => p.Name).Should().Contain("bert.embeddings.word_embeddings.weight").And.Contain("classifier.weight")
             .And.NotContain(n => n.Contains("LayerNorm") || n.EndsWith("bias"));
         groups[1].Parameters.Select(p => p.Name).Should().Contain("classifier.bias").And.Contain("bert.embeddings.LayerNorm.weight")
             .And.OnlyContain(n => n.Contains("LayerNorm") || n.EndsWith("bias"));
-        using var optimizer = new AdamW(groups, 1e-3, 0.9, 0.999, 1e-8);
+        using var optimizer = new HfAdamW(groups, 1e-3, 0.9, 0.999, 1e-8);
         var schedule = new LrSchedule(SchedulerType.Linear, 1e-3, 1, 4);
         var parameters = groups.SelectMany(g => g.Parameters).ToList();
         var batch = new TrainingBatch

@@ -127,7 +127,7 @@ public sealed class TorchBertEmbeddingGenerator : IEmbeddingGenerator<string, Em
 }
 
 /// <summary>Adapters from TorchBert pipelines to Microsoft.Extensions.AI.</summary>
-public static class EmbeddingGeneratorExtensions
+public static class TorchBertEmbeddingGeneratorExtensions
 {
     /// <summary>
     /// The pipeline as an <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/>. The generator does not own the pipeline:

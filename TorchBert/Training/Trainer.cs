@@ -28,7 +28,7 @@ public sealed record TrainOutput(int GlobalStep, double TrainingLoss, JsonObject
 public sealed partial class Trainer : IDisposable
 {
     private readonly List<JsonObject> _logHistory = [];
-    private AdamW? _optimizer;
+    private HfAdamW? _optimizer;
     private LrSchedule? _schedule;
     private StreamWriter? _log;
 
@@ -68,7 +68,7 @@ public sealed partial class Trainer : IDisposable
     /// <summary>HF <c>state.log_history</c>: the entries also written to <c>training_log.jsonl</c>.</summary>
     public IReadOnlyList<JsonObject> LogHistory => _logHistory;
     /// <summary>The optimizer, once training started.</summary>
-    public AdamW? Optimizer => _optimizer;
+    public HfAdamW? Optimizer => _optimizer;
     /// <summary>The learning-rate schedule, once training started.</summary>
     public LrSchedule? Schedule => _schedule;
 
@@ -110,7 +110,7 @@ public sealed partial class Trainer : IDisposable
         Directory.CreateDirectory(Args.OutputDir);
         var totalSteps = TotalSteps;
         _optimizer?.Dispose();
-        _optimizer = new AdamW(AdamW.HfParameterGroups(Model, Args.WeightDecay), Args.LearningRate, Args.AdamBeta1, Args.AdamBeta2, Args.AdamEpsilon);
+        _optimizer = new HfAdamW(HfAdamW.HfParameterGroups(Model, Args.WeightDecay), Args.LearningRate, Args.AdamBeta1, Args.AdamBeta2, Args.AdamEpsilon);
         _schedule = new LrSchedule(Args.LrSchedulerType, Args.LearningRate, Args.GetWarmupSteps(totalSteps), totalSteps);
         _logHistory.Clear();
         GlobalStep = 0;

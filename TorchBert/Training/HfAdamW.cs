@@ -14,7 +14,7 @@ public sealed record ParameterGroup(IReadOnlyList<(string Name, Parameter Parame
 /// skipped (their step count does not advance). Owns its state tensors (moments) and disposes them.
 /// State is keyed by parameter name so it saves to and loads from safetensors.
 /// </summary>
-public sealed class AdamW : IDisposable
+public sealed class HfAdamW : IDisposable
 {
     private sealed class State(Tensor expAvg, Tensor expAvgSq)
     {
@@ -26,7 +26,7 @@ public sealed class AdamW : IDisposable
     private readonly Dictionary<string, State> _state = new(StringComparer.Ordinal);
 
     /// <summary>AdamW (decoupled weight decay, bias correction) over <paramref name="groups"/>, as torch.optim.AdamW.</summary>
-    public AdamW(IReadOnlyList<ParameterGroup> groups, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+    public HfAdamW(IReadOnlyList<ParameterGroup> groups, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
     {
         Groups = groups;
         Lr = lr;
