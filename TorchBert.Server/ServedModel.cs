@@ -119,6 +119,9 @@ public sealed class ServedModel : IDisposable
         ServedModel? served = null;
         try
         {
+            // Not TaskTable: what a model serves here is TEI's model_type (a one-label classifier is a re-ranker, an
+            // entailment label adds zero-shot, an MLM head is SPLADE or an encoder), with several pipelines sharing this
+            // one loaded model; TaskDescriptor.CreatePipeline loads its own model from a path, one pipeline per task.
             served = loaded switch
             {
                 BertForSequenceClassification sc => ForClassifier(name, id, sc, tokenizer, pipelineOptions),
