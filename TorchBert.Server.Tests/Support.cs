@@ -202,3 +202,40 @@ public static class CliProcess
         return Process.Start(start)!;
     }
 }
+
+/// <summary>
+/// sentence-transformers model folders for the server: tiny-bert-mlm's weights and vocabulary with the given
+/// sentence-transformers files, built as the library's <c>StFolders</c> (TorchBert.Tests) builds them.
+/// </summary>
+public static class StTestFolders
+{
+    /// <summary>A folder named <paramref name="variant"/> with <paramref name="files"/> (relative path → JSON value) written into it.</summary>
+    public static string Folder(string variant, params (string File, object Json)[] files)
+    {
+        var dir = TestModels.Folder("tiny-bert-mlm", "st-" + variant);
+        foreach (var (file, json) in files)
+        {
+            var path = Path.Combine(dir, file);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, json as string ?? JsonSerializer.Serialize(json));
+        }
+        return dir;
+    }
+
+    /// <summary>modules.json: Transformer at the root, Pooling in 1_Pooling, Normalize in 2_Normalize when asked.</summary>
+    public static object[] Modules(bool normalize) =>
+    [
+        new { idx = 0, name = "0", path = "", type = "sentence_transformers.models.Transformer" },
+        new { idx = 1, name = "1", path = "1_Pooling", type = "sentence_transformers.models.Pooling" },
+        .. normalize ? new object[] { new { idx = 2, name = "2", path = "2_Normalize", type = "sentence_transformers.models.Normalize" } } : [],
+    ];
+
+    /// <summary>1_Pooling/config.json with the given pooling_mode_* keys true (all six written, as sentence-transformers saves them).</summary>
+    public static Dictionary<string, object> Pooling(params string[] modes)
+    {
+        var c = new Dictionary<string, object> { ["word_embedding_dimension"] = 32 };
+        foreach (var key in new[] { "pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken" })
+            c[key] = modes.Contains(key);
+        return c;
+    }
+}

@@ -132,7 +132,8 @@ internal static class Endpoints
             var error = new ApiException(ErrorKind.Backend, $"Backend error: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
             status = error.Status;
             state.Metrics.RequestFailure.WithLabels("inference").Inc();
-            log.LogError(e, "{Method} {Path} failed", ctx.Request.Method, ctx.Request.Path.Value);
+            // the exception's type and where it came from, never its message: a message can quote the input text
+            log.LogError("{Method} {Path} failed: {Exception}{StackTrace}", ctx.Request.Method, ctx.Request.Path.Value, e.GetType().FullName, Environment.NewLine + e.StackTrace);
             if (!ctx.Response.HasStarted) await WriteError(ctx, shape, error);
         }
         finally
@@ -273,9 +274,15 @@ internal static class Endpoints
         throw new ApiException(ErrorKind.Backend, $"model `{c.Model.Name}` is a {c.Model.Kind} model: {what}");
     }
 
-    private static BertEncoding EncodeItem(Call c, Item item, bool truncate, bool left, string? prompt)
+    /// <summary>
+    /// One TEI input → its row: token ids as given; a text of an embedding model as the library's sentence-embedding
+    /// pipeline tokenizes it (prompt, strip, do_lower_case, include_prompt); other models' texts with the prompt prepended.
+    /// </summary>
+    private static BertEncoding EncodeItem(Call c, Item item, bool truncate, bool left, string? promptName)
     {
         if (item.Ids is { } ids) return c.Model.EncodeIds(ids, truncate, left);
+        if (c.Model.Embedder is not null) return c.Model.EncodeForEmbedding(item.Text!, promptName, truncate, left);
+        var prompt = c.Model.PromptText(promptName);
         return c.Model.Encode(prompt is null ? item.Text! : prompt + item.Text, null, truncate, left);
     }
 
@@ -285,10 +292,10 @@ internal static class Endpoints
     {
         Require(c, c.Model.Kind == ModelKind.Embedding, "it has no pooled embeddings (try /predict, /rerank or /embed_sparse)");
         if (dimensions is 0) throw new ApiException(ErrorKind.Validation, "`dimensions` should be positive", "dimensions");
-        var prompt = c.Model.PromptText(promptName);
+        c.Model.PromptText(promptName);                                            // an unknown name fails before any work
         c.Timing.Characters = items.Sum(i => i.Characters);
         c.Metrics.EmbedCount.Inc(items.Count);
-        var outputs = await Inference.RunAsync(c.State, c.Model, c.Model.EmbedRunner!, items.Count, i => [EncodeItem(c, items[i], truncate, left, prompt)], c.Timing, c.Aborted);
+        var outputs = await Inference.RunAsync(c.State, c.Model, c.Model.EmbedRunner!, items.Count, i => [EncodeItem(c, items[i], truncate, left, promptName)], c.Timing, c.Aborted);
         var vectors = new float[items.Count][];
         for (int i = 0; i < items.Count; i++)
         {
@@ -346,10 +353,11 @@ internal static class Endpoints
     {
         var truncate = Fields.Bool(c.Body, "truncate") ?? c.Options.AutoTruncate;
         var left = Fields.Left(c.Body);
-        var prompt = c.Model.PromptText(Fields.String(c.Body, "prompt_name"));
+        var promptName = Fields.String(c.Body, "prompt_name");
+        c.Model.PromptText(promptName);                                            // an unknown name fails before any work
         c.Timing.Characters = items.Sum(i => i.Characters);
         c.Metrics.EmbedCount.Inc(items.Count);
-        var outputs = await Inference.RunAsync(c.State, c.Model, runner, items.Count, i => [EncodeItem(c, items[i], truncate, left, prompt)], c.Timing, c.Aborted);
+        var outputs = await Inference.RunAsync(c.State, c.Model, runner, items.Count, i => [EncodeItem(c, items[i], truncate, left, promptName)], c.Timing, c.Aborted);
         c.Metrics.EmbedSuccess.Inc(items.Count);
         c.Metrics.RequestSuccess.WithLabels(items.Count == 1 ? "single" : "batch").Inc();
         return outputs;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using TorchBert.Checkpoints;
 using TorchBert.Configuration;
 using TorchBert.Loading;
 using TorchBert.Modeling;
@@ -40,7 +41,8 @@ public sealed class ServedModel : IDisposable
     public int MaxInputLength { get; private set; }
     /// <summary>Pooling of an embedding model (cls, mean, splade); null otherwise.</summary>
     public string? Pooling { get; private set; }
-    public string DType => model.DType.ToString().ToLowerInvariant() switch { "float32" => "float32", "bfloat16" => "bfloat16", "float16" => "float16", var s => s };
+    /// <summary>HF's name of the parameter dtype (<see cref="DTypeNames"/>), e.g. bfloat16.</summary>
+    public string DType => DTypeNames.Name(model.DType);
     /// <summary>cpu or cuda (the x-compute-type header).</summary>
     public string DeviceType => model.Device.type.ToString().ToLowerInvariant();
     public IReadOnlyDictionary<int, string> Id2Label => model.Config.Id2Label;
@@ -96,7 +98,7 @@ public sealed class ServedModel : IDisposable
             id = spec.Source;
         }
         var name = spec.Name ?? (spec == options.Models.FirstOrDefault() || options.Models.Count == 0 ? options.ServedModelName : null) ?? id;
-        var modelOptions = new PretrainedOptions { Device = ParseDevice(options.Device), DType = ParseDType(options.DType) };
+        var modelOptions = new PretrainedOptions { Device = ParseDevice(options.Device), DType = options.ParseDType() };
         var pipelineOptions = new PipelineOptions { Device = modelOptions.Device, DType = modelOptions.DType };
         var loaded = BertAutoModel.FromPretrained(path, modelOptions);
         BertTokenizer tokenizer;
@@ -117,13 +119,16 @@ public sealed class ServedModel : IDisposable
         ServedModel? served = null;
         try
         {
+            // Not TaskTable: what a model serves here is TEI's model_type (a one-label classifier is a re-ranker, an
+            // entailment label adds zero-shot, an MLM head is SPLADE or an encoder), with several pipelines sharing this
+            // one loaded model; TaskDescriptor.CreatePipeline loads its own model from a path, one pipeline per task.
             served = loaded switch
             {
                 BertForSequenceClassification sc => ForClassifier(name, id, sc, tokenizer, pipelineOptions),
                 BertForTokenClassification tc => ForNer(name, id, tc, tokenizer, pipelineOptions),
                 BertForQuestionAnswering qa => ForQa(name, id, qa, tokenizer, pipelineOptions),
                 BertForMaskedLM mlm => ForSplade(name, id, mlm, tokenizer, pipelineOptions),
-                BertModel bm => ForEmbedding(name, id, bm, tokenizer, pipelineOptions, path, options.Pooling),
+                BertModel bm => ForEmbedding(name, id, bm, tokenizer, pipelineOptions, path, options.Pooling, options.DefaultPromptName),
                 _ => throw new InvalidOperationException($"unexpected model class {loaded.GetType().Name}"),
             };
             served.ReadPrompts(path, options.DefaultPromptName);
@@ -137,11 +142,18 @@ public sealed class ServedModel : IDisposable
         }
     }
 
-    private static ServedModel ForEmbedding(string name, string id, BertModel m, BertTokenizer t, PipelineOptions o, string path, string? pooling)
+    private static ServedModel ForEmbedding(string name, string id, BertModel m, BertTokenizer t, PipelineOptions o, string path, string? pooling, string? defaultPromptName)
     {
-        // the folder's sentence-transformers files decide (SentenceTransformerConfig); --pooling overrides; the server normalizes per request
+        // the folder's sentence-transformers files decide (SentenceTransformerConfig): prompts, include_prompt,
+        // do_lower_case, max_seq_length; --pooling and --default-prompt-name override; the server normalizes per request
         var folder = SentenceTransformerConfig.Read(path);
-        var config = (pooling is null ? folder : folder with { PoolingModes = [SentenceTransformerConfig.ParsePooling(pooling) ?? Configuration.Pooling.Mean] }) with { Normalize = false };
+        var config = new SentenceEmbeddingOptions
+        {
+            Pooling = pooling is null ? null : SentenceTransformerConfig.ParsePooling(pooling) ?? Configuration.Pooling.Mean,
+            Normalize = false,
+            // an unknown name is refused later with TEI's message (ReadPrompts)
+            DefaultPromptName = defaultPromptName is not null && folder.Prompts.ContainsKey(defaultPromptName) ? defaultPromptName : null,
+        }.ApplyTo(folder);
         var pool = pooling ?? folder.PoolingName;
         var s = new ServedModel(name, id, m, t, ModelKind.Embedding) { Pooling = pool };
         s.Embedder = new SentenceEmbeddingPipeline(m, t, config, o);
@@ -222,19 +234,31 @@ public sealed class ServedModel : IDisposable
     /// Tokenizes one input as TEI does: special tokens added, truncated to <see cref="MaxInputLength"/> when
     /// <paramref name="truncate"/> (on the left when <paramref name="left"/>), else a Validation error when too long.
     /// </summary>
-    internal BertEncoding Encode(string text, string? pair, bool truncate, bool left)
+    internal BertEncoding Encode(string text, string? pair, bool truncate, bool left) =>
+        CheckLength(Tokenizer.Encode(text, pair, EncodeOptions(truncate, left)));
+
+    /// <summary>
+    /// One embedding input, tokenized as the library's <see cref="SentenceEmbeddingPipeline"/> (and sentence-transformers)
+    /// does: the prompt <paramref name="promptName"/> names (or the default prompt) prepended, stripped, lower-cased when
+    /// the folder says <c>do_lower_case</c>; with <c>include_prompt = false</c> the row leaves its own prompt out of the
+    /// pooling. Truncation as <see cref="Encode"/>. Needs <see cref="Embedder"/>.
+    /// </summary>
+    internal BertEncoding EncodeForEmbedding(string text, string? promptName, bool truncate, bool left)
     {
-        var max = MaxInputLength;
-        var e = Tokenizer.Encode(text, pair, new EncodeOptions
-        {
-            Truncation = truncate ? TruncationStrategy.LongestFirst : TruncationStrategy.None,
-            MaxLength = truncate ? max : null,
-            TruncationSide = left ? TruncationSide.Left : TruncationSide.Right,   // pairs: longest-first lengths, each keeps its tail
-        });
-        if (e.Length > max)
-            throw new ApiException(ErrorKind.Validation, $"`inputs` must have less than {max} tokens. Given: {e.Length}");
-        return e;
+        PromptText(promptName);                                                    // an unknown name: TEI's message
+        return CheckLength(Embedder!.Prepare(text, new SentenceEmbeddingParameters { PromptName = promptName }, EncodeOptions(truncate, left)));
     }
+
+    private EncodeOptions EncodeOptions(bool truncate, bool left) => new()
+    {
+        Truncation = truncate ? TruncationStrategy.LongestFirst : TruncationStrategy.None,
+        MaxLength = truncate ? MaxInputLength : null,
+        TruncationSide = left ? TruncationSide.Left : TruncationSide.Right,   // pairs: longest-first lengths, each keeps its tail
+    };
+
+    private BertEncoding CheckLength(BertEncoding e) => e.Length > MaxInputLength
+        ? throw new ApiException(ErrorKind.Validation, $"`inputs` must have less than {MaxInputLength} tokens. Given: {e.Length}")
+        : e;
 
     /// <summary>Token ids given as input (TEI's <c>inputs: [u32]</c>): taken as they are; too long is an error, or cut when truncating.</summary>
     internal BertEncoding EncodeIds(IReadOnlyList<long> ids, bool truncate, bool left)
@@ -252,14 +276,6 @@ public sealed class ServedModel : IDisposable
     {
         null => null,
         _ => TorchSharp.torch.device(device),
-    };
-
-    private static TorchSharp.torch.ScalarType? ParseDType(string? dtype) => dtype switch
-    {
-        null or "float32" => null,
-        "bfloat16" => TorchSharp.torch.ScalarType.BFloat16,
-        "float16" => TorchSharp.torch.ScalarType.Float16,
-        _ => throw new ArgumentException($"--dtype must be float32, bfloat16 or float16, got '{dtype}'"),
     };
 
     /// <summary>Starts the model's queue and inference worker.</summary>

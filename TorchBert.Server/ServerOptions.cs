@@ -1,3 +1,5 @@
+using TorchBert.Checkpoints;
+
 namespace TorchBert.Server;
 
 /// <summary>The server's route paths (deploy manifests and probes check theirs against these).</summary>
@@ -76,8 +78,18 @@ public sealed record ServerOptions
     public bool AutoTruncate { get; init; } = ServerDefaults.AutoTruncate;
     public long PayloadLimit { get; init; } = ServerDefaults.PayloadLimit;
     public string? ApiKey { get; init; }
-    /// <summary>float32 | bfloat16 | float16; null = float32.</summary>
+    /// <summary>
+    /// Parameter dtype: a name or alias the library reads (<see cref="DTypeNames"/>: float32|fp32|float,
+    /// float16|fp16|half, bfloat16|bf16, float64|fp64|double; TEI's DTYPE values are among them); null = float32.
+    /// </summary>
     public string? DType { get; init; }
+
+    /// <summary><see cref="DType"/> read by the library's parser (<see cref="DTypeNames.TryParse"/>); null when unset.</summary>
+    /// <exception cref="ArgumentException">not a dtype name; the message lists the accepted names.</exception>
+    public TorchSharp.torch.ScalarType? ParseDType() =>
+        DType is null ? null
+        : DTypeNames.TryParse(DType, out var type) ? type
+        : throw new ArgumentException($"--dtype must be one of {DTypeNames.Accepted}, got '{DType}'");
     /// <summary>cpu | cuda | cuda:N; null = CUDA when available, else CPU.</summary>
     public string? Device { get; init; }
     /// <summary>a sentence-transformers pooling (cls, mean, max, ...) or splade; null = the model folder's <c>1_Pooling/config.json</c>, else mean.</summary>
@@ -104,7 +116,7 @@ public sealed record ServerOptions
         if (DrainTimeoutSeconds < 0) throw new ArgumentException($"--drain-timeout must be >= 0, got {DrainTimeoutSeconds}");
         if (Pooling is not (null or "splade") && TorchBert.Configuration.SentenceTransformerConfig.ParsePooling(Pooling) is null)
             throw new ArgumentException($"--pooling must be cls, mean, max, mean_sqrt_len_tokens, weightedmean, lasttoken or splade, got '{Pooling}'");
-        if (DType is not (null or "float32" or "bfloat16" or "float16")) throw new ArgumentException($"--dtype must be float32, bfloat16 or float16, got '{DType}'");
+        ParseDType();
         var names = Models.Select((m, i) => m.Name ?? m.Source ?? "").ToList();
         var dup = names.GroupBy(n => n).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new ArgumentException($"--model: the name '{dup.Key}' is given twice (use name=M)");

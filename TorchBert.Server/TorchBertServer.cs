@@ -100,9 +100,19 @@ public sealed class TorchBertServer : IAsyncDisposable
             {
                 if (Endpoints.IsOpen(ctx.Request) || Endpoints.Authorized(ctx.Request, key)) { await next(ctx); return; }
                 ctx.Response.Headers.WWWAuthenticate = "Bearer";
-                if (Endpoints.ShapeOf(ctx.Request.Path) == ErrorShape.OpenAI)
-                    await Endpoints.WriteError(ctx, ErrorShape.OpenAI, new ApiException(ErrorKind.Unauthorized, "Incorrect API key provided"));
-                else ctx.Response.StatusCode = StatusCodes.Status401Unauthorized; // TEI: 401 with no body
+                // TEI's routes: 401 with no body (as TEI); OpenAI's and Cohere's routes: their APIs' error bodies and wording
+                switch (Endpoints.ShapeOf(ctx.Request.Path))
+                {
+                    case ErrorShape.OpenAI:
+                        await Endpoints.WriteError(ctx, ErrorShape.OpenAI, new ApiException(ErrorKind.Unauthorized, "Incorrect API key provided"));
+                        break;
+                    case ErrorShape.Cohere:
+                        await Endpoints.WriteError(ctx, ErrorShape.Cohere, new ApiException(ErrorKind.Unauthorized, "invalid api token"));
+                        break;
+                    default:
+                        ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                        break;
+                }
             });
         app.MapOpenApi();
         app.MapScalarApiReference(ServerRoutes.Docs);

@@ -125,6 +125,28 @@ public sealed class SentenceTransformerFolderTests(StFolders st) : IClassFixture
     }
 
     [Fact]
+    public void Served_rows_of_different_prompts_share_one_forward_and_each_leaves_out_its_own_prompt()
+    {
+        // what a server does: rows of several calls (each with its own prompt) prepared one by one, then one ForwardRows
+        using var pipe = SentenceEmbeddingPipeline.FromPretrained(PromptFolder(includePrompt: false), Cpu);
+        var encode = new TorchBert.Tokenization.EncodeOptions();
+        var rows = new[]
+        {
+            pipe.Prepare("[MASK] flieszz oneself detectors", new SentenceEmbeddingParameters { Prompt = "ア " }, encode),    // prompt_length 2
+            pipe.Prepare("flieszz oneself detectors", new SentenceEmbeddingParameters { Prompt = "ア [MASK] " }, encode),   // prompt_length 3
+            pipe.Prepare("jacob", new SentenceEmbeddingParameters { PromptName = "doc" }, encode),                          // prompt_length 2
+            pipe.Prepare(StFolders.Row2Text, new SentenceEmbeddingParameters { Prompt = "" }, encode),                      // no prompt
+        };
+        rows[0].InputIds.Should().Equal(st.Ids.Skip(11).Take(7));
+        rows[1].InputIds.Should().Equal(st.Ids.Skip(11).Take(7));
+        var vectors = pipe.ForwardRows(rows);
+        StFolders.Close(vectors[0], StFolders.Normalize(StFolders.Pool("pooling_mode_mean_tokens", st.Hidden[0], masked: 2)), Tol, "row 0");
+        StFolders.Close(vectors[1], StFolders.Normalize(StFolders.Pool("pooling_mode_mean_tokens", st.Hidden[0], masked: 3)), Tol, "row 1");
+        StFolders.Close(vectors[2], StFolders.Normalize(StFolders.Pool("pooling_mode_mean_tokens", st.Hidden[1], masked: 2)), Tol, "row 2");
+        StFolders.Close(vectors[3], StFolders.Normalize(StFolders.Pool("pooling_mode_mean_tokens", st.Hidden[1])), Tol, "row 3");
+    }
+
+    [Fact]
     public void Do_lower_case_lowercases_before_a_cased_tokenizer()
     {
         var pooling = StFolders.PoolingConfig("pooling_mode_mean_tokens");

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using TorchBert.Configuration;
 using TorchBert.Loading;
 using TorchBert.Modeling;
@@ -78,6 +79,9 @@ public sealed record SentenceEmbeddings(IReadOnlyList<float[]> Vectors, IReadOnl
 public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmbeddingParameters, float[], float[]>
 {
     private readonly ConcurrentDictionary<string, int> promptLengths = new(StringComparer.Ordinal);
+    // include_prompt = false: the prompt length of each row this pipeline tokenized with a prompt, so that rows of
+    // different calls (and prompts) can share one forward (ForwardRows) and each still leaves out its own prompt
+    private readonly ConditionalWeakTable<BertEncoding, StrongBox<int>> rowPromptLengths = new();
 
     /// <summary>A pipeline with one pooling mode and no prompts (a folder's settings come with the other constructor or <see cref="FromPretrained"/>).</summary>
     public SentenceEmbeddingPipeline(BertModel model, BertTokenizer tokenizer, PipelineOptions? options = null,
@@ -158,11 +162,37 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
     protected override IReadOnlyList<BertEncoding> Preprocess(string text, int index, SentenceEmbeddingParameters parameters)
     {
         var prompt = Config.ResolvePrompt(parameters.PromptName, parameters.Prompt);
-        return [Encode(Prepare(prompt + text), truncateByDefault: true, maxLength: MaxSeqLength)];
+        return [WithPrompt(Encode(Clean(prompt + text), truncateByDefault: true, maxLength: MaxSeqLength), prompt)];
+    }
+
+    /// <summary>
+    /// Serving step 1 with the caller's tokenization: <paramref name="text"/> → its row as <c>Run</c> makes it (the
+    /// call's prompt prepended, stripped, lower-cased when <c>do_lower_case</c>), tokenized with
+    /// <paramref name="encodeOptions"/> (its truncation, side and length) instead of the pipeline's. With
+    /// <c>include_prompt = false</c> the row remembers its prompt's length, so <see cref="Pipeline{TModel, TInput, TParams, TRow, TResult}.ForwardRows"/>
+    /// leaves that prompt out of the pooling even when the batch mixes rows of other calls and prompts.
+    /// </summary>
+    /// <exception cref="ArgumentException">an unknown prompt name (names the model's prompts) or bad dimensions.</exception>
+    public BertEncoding Prepare(string text, SentenceEmbeddingParameters? parameters, EncodeOptions encodeOptions)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(encodeOptions);
+        var p = parameters ?? DefaultParameters;
+        Validate(p);
+        var prompt = Config.ResolvePrompt(p.PromptName, p.Prompt);
+        return WithPrompt(Tokenizer.Encode(Clean(prompt + text), null, encodeOptions), prompt);
+    }
+
+    /// <summary>Records <paramref name="row"/>'s prompt length when the pooling leaves the prompt out.</summary>
+    private BertEncoding WithPrompt(BertEncoding row, string? prompt)
+    {
+        if (!Config.IncludePrompt && prompt is { Length: > 0 })
+            rowPromptLengths.AddOrUpdate(row, new StrongBox<int>(PromptLength(prompt)));
+        return row;
     }
 
     /// <summary>sentence-transformers' Transformer.tokenize: strip, then lower-case when <c>do_lower_case</c>.</summary>
-    private string Prepare(string text)
+    private string Clean(string text)
     {
         text = text.Trim();
         return Config.DoLowerCase ? text.ToLowerInvariant() : text;
@@ -170,7 +200,7 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
 
     /// <summary>encode's <c>prompt_length</c>: the prompt's tokens with [CLS], without the final [SEP].</summary>
     private int PromptLength(string prompt) =>
-        promptLengths.GetOrAdd(prompt, p => Encode(Prepare(p), truncateByDefault: true, maxLength: MaxSeqLength).Length - 1);
+        promptLengths.GetOrAdd(prompt, p => Encode(Clean(p), truncateByDefault: true, maxLength: MaxSeqLength).Length - 1);
 
     /// <inheritdoc/>
     protected override IReadOnlyList<float[]> Forward(ModelInputs inputs, SentenceEmbeddingParameters parameters)
@@ -180,8 +210,13 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
         var hidden = output.LastHiddenState.to(ScalarType.Float32);                       // (B, T, H)
         var mask = inputs.AttentionMask;                                                  // (B, T)
         var t = hidden.shape[1];
-        if (!Config.IncludePrompt && Config.ResolvePrompt(parameters.PromptName, parameters.Prompt) is { } prompt)
-            mask = mask * (arange(t, device: mask.device) >= PromptLength(prompt)).to(mask.dtype).unsqueeze(0);   // attention_mask[:, :prompt_length] = 0
+        if (!Config.IncludePrompt)
+        {
+            // attention_mask[:, :prompt_length] = 0, with each row's own prompt (rows of several calls can share a batch)
+            var starts = inputs.Encoding.Encodings.Select(e => rowPromptLengths.TryGetValue(e, out var n) ? (long)n.Value : 0L).ToArray();
+            if (starts.Any(n => n > 0))
+                mask = mask * (arange(t, device: mask.device).unsqueeze(0) >= tensor(starts, device: mask.device).unsqueeze(1)).to(mask.dtype);
+        }
         var pooled = cat(Config.PoolingModes.Select(m => Pool(m, hidden, mask)).ToArray(), 1);   // (B, H × modes)
         if (parameters.Dimensions is { } d && d < pooled.shape[1]) pooled = pooled[.., ..d];   // truncate_dim
         if (Normalize) pooled = nn.functional.normalize(pooled, p: 2, dim: 1);
