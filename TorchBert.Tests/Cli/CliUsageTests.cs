@@ -200,6 +200,17 @@ public sealed class CliUsageTests(CliFixture f) : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void Invalid_utf8_in_a_forward_input_names_the_file_and_line_and_writes_nothing()
+    {
+        // Issue 21, gap 6: File.ReadAllText replaced the byte with U+FFFD; the one strict reader (Utf8TextFile) names it.
+        var file = Path.Combine(f.Work, "latin1-forward.json");
+        File.WriteAllBytes(file, [.. "{\"input_ids\": [[101, 102]],\n"u8, .. "\"caf"u8, 0xE9, .. "\": 1}\n"u8]);
+        var output = Path.Combine(f.Work, "never-latin1.safetensors");
+        Fails(1, $"{file}:2: not valid UTF-8 text, byte 5 (save the file as UTF-8)", "forward", "--model", Mlm, "--input", file, "--output", output);
+        File.Exists(output).Should().BeFalse();
+    }
+
+    [Fact]
     public void Library_parameter_names_are_reported_as_the_cli_options()
     {
         Fails(2, "--top-k must be >= 1, got 0", "fill-mask", "--model", Mlm, "--top-k", "0", "a [MASK]");

@@ -36,7 +36,7 @@ internal static class Forward
     {
         if (!File.Exists(inputPath)) throw new FileNotFoundException($"{inputPath}: input JSON not found");
         JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(inputPath)); }
+        try { node = JsonNode.Parse(Utf8TextFile.ReadAllText(inputPath)); }
         catch (System.Text.Json.JsonException e) { throw new FormatException($"{inputPath}: invalid JSON: {Messages.Clean(e)}"); }
         var json = node as JsonObject ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
         using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU, DType = dtype });

@@ -12,8 +12,6 @@ namespace TorchBert.Cli;
 /// </summary>
 internal static class JsonLines
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>
     /// Reads --input (each line parsed by <paramref name="parse"/>, errors naming file:line, 1-based; blank lines
     /// skipped; invalid UTF-8 is an error, never replaced) or takes the command-line inputs.
@@ -41,31 +39,12 @@ internal static class JsonLines
         return items;
     }
 
-    /// <summary>The lines of a UTF-8 text file with their 1-based numbers; a line that is not valid UTF-8 is an error naming it.</summary>
+    /// <summary>The lines of a UTF-8 text file with their 1-based numbers (the library's strict <see cref="Utf8TextFile"/>: a line that is not valid UTF-8 is an error naming it).</summary>
     public static IEnumerable<(int Line, string Text)> Lines(string file)
     {
         if (Directory.Exists(file)) throw new UsageException($"--input {file} is a folder; give a JSONL file");
         if (!File.Exists(file)) throw new FileNotFoundException($"{file}: input file not found");
-        var bytes = File.ReadAllBytes(file);
-        int start = 0, number = 0;
-        if (bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) start = 3;
-        while (start < bytes.Length)
-        {
-            number++;
-            var end = Array.IndexOf(bytes, (byte)'\n', start);
-            if (end < 0) end = bytes.Length;
-            var length = end - start;
-            if (length > 0 && bytes[start + length - 1] == '\r') length--;
-            string text;
-            try { text = StrictUtf8.GetString(bytes, start, length); }
-            catch (DecoderFallbackException e)
-            {
-                var column = e.Index >= 0 ? $", byte {e.Index + 1}" : "";
-                throw new InvalidDataException($"{file}:{number}: not valid UTF-8 text{column} (save the file as UTF-8)");
-            }
-            yield return (number, text);
-            start = end + 1;
-        }
+        return Utf8TextFile.Lines(file);
     }
 
     /// <summary>A JSON string, or an object's <paramref name="key"/> string.</summary>
