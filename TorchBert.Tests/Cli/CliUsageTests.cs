@@ -105,7 +105,16 @@ public sealed class CliUsageTests(CliFixture f) : IClassFixture<CliFixture>
         var plain = JsonNode.Parse(Ok(ask).Stdout)!;
         var shared = JsonNode.Parse(Ok([.. ask, "--dtype", "float32", "--revision", "main", "--device", "cpu", "--max-length", "64", "--truncation"]).Stdout)!;
         shared.ToJsonString().Should().Be(plain.ToJsonString());
-        Fails(2, "--dtype must be one of bfloat16 | float16 | float32, got 'int4'", [.. ask, "--dtype", "int4"]);
+        // --dtype's help and error list exactly what the one parser accepts: torch's names and aliases (float32 = float,
+        // float16 = half, float64 = double) and HF's short names; float64 is accepted, so it is listed, and it runs.
+        const string dtypes = "float32|fp32|float, float16|fp16|half, bfloat16|bf16, float64|fp64|double";
+        foreach (var command in new[] { "qa", "forward", "convert" })
+            string.Join(" ", Ok(command, "--help").Stdout.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries))
+                .Should().Contain(dtypes, $"'{command} --help' lists the accepted dtypes");
+        var f64 = JsonNode.Parse(Ok([.. ask, "--dtype", "double"]).Stdout)!;
+        f64["answer"]!.GetValue<string>().Should().Be(plain["answer"]!.GetValue<string>());
+        f64["score"]!.GetValue<double>().Should().BeApproximately(plain["score"]!.GetValue<double>(), 1e-4);
+        Fails(2, "--dtype must be one of float32|fp32|float, float16|fp16|half, bfloat16|bf16, float64|fp64|double, got 'int4'", [.. ask, "--dtype", "int4"]);
         Fails(2, "--device must be cpu, cuda or cuda:N, got 'tpu'", [.. ask, "--device", "tpu"]);
     }
 

@@ -53,9 +53,12 @@ internal static class JsonLines
         : node is JsonObject o && o[key] is JsonValue k && k.TryGetValue<string>(out var t) ? t
         : throw new FormatException($"expected a JSON string or an object with \"{key}\"");
 
+    /// <summary>Inputs per block: Ctrl-C is noticed between blocks.</summary>
+    private const int Block = 256;
+
     /// <summary>
-    /// Runs the inputs in blocks (a progress bar on stderr for --input; Ctrl-C stops between blocks and leaves no
-    /// partial --output) and prints: --output/--input as JSONL (one result per line), --json as HF's shape for what
+    /// Runs the inputs in blocks (a progress bar on stderr for --input; Ctrl-C stops between blocks, prints nothing
+    /// more and leaves no partial --output) and prints: --output/--input as JSONL (one result per line), --json as HF's shape for what
     /// was given, else the human-readable form. HF's output shape comes from the library's task table
     /// (<see cref="TaskDescriptor.HfOutput"/>: one text is one input given as a single value, several are a list);
     /// without a <paramref name="task"/> (sentence embeddings, not an HF pipeline) one input's result stands alone, and
@@ -70,7 +73,14 @@ internal static class JsonLines
         var streaming = p.GetValue(o.Input) is not null || p.GetValue(o.Output) is not null;
         if (!streaming)
         {
-            var results = run(inputs);
+            // Ctrl-C stops between blocks and before anything is printed (exit 130, no partial output).
+            var results = new List<TOut>(inputs.Count);
+            for (int start = 0; start < inputs.Count; start += Block)
+            {
+                ct.ThrowIfCancellationRequested();
+                results.AddRange(run(inputs.Skip(start).Take(Block).ToList()));
+            }
+            ct.ThrowIfCancellationRequested();
             if (p.GetValue(o.Json))
             {
                 var shaped = inputs.Select((x, i) => hfShape(x, results[i])).ToList();
@@ -81,12 +91,11 @@ internal static class JsonLines
         }
         void Run(TextWriter writer)
         {
-            const int block = 256;
             var progress = p.GetValue(o.Input) is not null;
-            for (int start = 0; start < inputs.Count; start += block)
+            for (int start = 0; start < inputs.Count; start += Block)
             {
                 ct.ThrowIfCancellationRequested();
-                var part = inputs.Skip(start).Take(block).ToList();
+                var part = inputs.Skip(start).Take(Block).ToList();
                 var results = run(part);
                 for (int i = 0; i < part.Count; i++) writer.WriteLine(JsonSerializer.Serialize(single(hfShape(part[i], results[i])), Cli.Json));
                 if (progress) Progress(start + part.Count, inputs.Count);
