@@ -144,6 +144,12 @@ public sealed class TrainCliTests : IDisposable
         }
         metrics["eval_accuracy"]!.GetValue<double>().Should().Be(correct / 8.0);
         metrics["eval_loss"]!.GetValue<double>().Should().BeApproximately(loss / 8, 1e-5);
+
+        // a row with text needs the tokenizer the model lacks: one line naming that row, as in train
+        var mixed = Csv("pre-eval-mixed.jsonl", File.ReadAllText(data) + "{\"text\": \"hello\", \"label\": \"games\"}\n");
+        var bad = Run("evaluate", "--model", output, "--data", mixed);
+        bad.ExitCode.Should().Be(1, bad.ToString());
+        bad.StderrLines.Should().ContainSingle().Which.Should().StartWith($"torchbert: error: {mixed}:9: this row has text but the model has no tokenizer");
     }
 
     [Theory]

@@ -155,8 +155,8 @@ public static class FineTuning
         using (var source = ModelLocator.Default.Open(modelPath)) config = source.Config;
         var t = task ?? TaskOf(config, modelPath);
         // As HF's Trainer: the tokenizer is loaded only when the data has text to tokenize (pre-tokenized rows need none).
-        BertTokenizer Tokenizer() => Require(TokenizerIfAny(modelPath), modelPath, t);
-        var context = new EvaluationContext(modelPath, dataFile, Tokenizer, new PretrainedOptions { Device = device }, batchSize, maxSeqLength, docStride);
+        var context = new EvaluationContext(modelPath, dataFile, t, () => TokenizerIfAny(modelPath), new PretrainedOptions { Device = device },
+            batchSize, maxSeqLength, docStride);
         return TaskTable.For(t).Training!.Evaluate(context);
     }
 

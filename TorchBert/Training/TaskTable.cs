@@ -153,11 +153,15 @@ public static class TaskTable
 internal sealed record TrainingContext(FineTuneOptions Options, TrainingArguments Args, BertTokenizer? Tokenizer, BertConfig CheckpointConfig, PretrainedOptions Pretrained);
 
 /// <summary>
-/// What <see cref="TaskTraining.Evaluate"/> gets. <see cref="Tokenizer"/> loads the model's tokenizer (a clear error when
-/// it has none); an evaluation calls it only when its data has text to tokenize.
+/// What <see cref="TaskTraining.Evaluate"/> gets. <see cref="TokenizerIfAny"/> loads the model's tokenizer (null when its
+/// folder has none), <see cref="Tokenizer"/> requires one; an evaluation calls them only when its data has text.
 /// </summary>
-internal sealed record EvaluationContext(string ModelPath, string DataFile, Func<BertTokenizer> Tokenizer, PretrainedOptions Pretrained,
-    int BatchSize, int MaxSeqLength, int DocStride);
+internal sealed record EvaluationContext(string ModelPath, string DataFile, FineTuningTask Task, Func<BertTokenizer?> TokenizerIfAny,
+    PretrainedOptions Pretrained, int BatchSize, int MaxSeqLength, int DocStride)
+{
+    /// <summary>The model's tokenizer; a <see cref="TokenizerException"/> when its folder has none.</summary>
+    public BertTokenizer Tokenizer() => FineTuning.Require(TokenizerIfAny(), ModelPath, Task);
+}
 
 /// <summary>One task's fine-tuning steps (HF's run_glue / run_ner / run_qa / run_mlm): read the data, build the head, tokenize, train or evaluate.</summary>
 internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare, Func<EvaluationContext, Dictionary<string, double>> Evaluate)
@@ -192,7 +196,8 @@ internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare
         {
             using var m = FineTuning.Trained(BertForSequenceClassification.FromPretrained(e.ModelPath, e.Pretrained), "sequence-classification head");
             var records = TextClassificationData.Read(e.DataFile);
-            var tokenizer = records.All(r => r.Has("input_ids")) ? null : e.Tokenizer();
+            // a text row without a tokenizer is a data error naming its file:line (Features)
+            var tokenizer = records.All(r => r.Has("input_ids")) ? null : e.TokenizerIfAny();
             var features = TextClassificationData.Features(records, tokenizer, m.Config.Label2Id, e.MaxSeqLength);
             return Evaluation.Run(new SequenceClassificationTask(m, tokenizer), features, e.BatchSize);
         });
