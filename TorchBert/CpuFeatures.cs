@@ -47,10 +47,13 @@ public static class CpuFeatures
     /// Logs <see cref="SlowDTypeNote"/> as a warning to <paramref name="logger"/>, once per process (the first call with a
     /// logger); nothing without one.
     /// </summary>
-    public static void WarnOnceIfSlow(ScalarType dtype, DeviceType device, ILogger? logger)
+    public static void WarnOnceIfSlow(ScalarType dtype, DeviceType device, ILogger? logger) => WarnOnceIfSlow(dtype, device, logger, ref warned);
+
+    /// <summary><see cref="WarnOnceIfSlow(ScalarType, DeviceType, ILogger?)"/> with its own once-flag (the process's one, or a test's).</summary>
+    internal static void WarnOnceIfSlow(ScalarType dtype, DeviceType device, ILogger? logger, ref int once)
     {
         if (logger is null || SlowDTypeNote(dtype, device) is not { } note) return;
-        if (Interlocked.Exchange(ref warned, 1) != 0) return;
+        if (Interlocked.Exchange(ref once, 1) != 0) return;
         logger.LogWarning("{Note}", note);
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using TorchBert.Tests.Hub;
+using TorchBert.Tests.Pipelines;
 using TorchBert.Tests.Support;
 
 namespace TorchBert.Tests.Cli;
@@ -56,6 +57,24 @@ public sealed class CliInterruptTests : IDisposable
         resumed.Stderr.Should().Contain($"resumed from {Path.Combine(output, $"checkpoint-{step}")} at step {step}");
         var log = File.ReadAllLines(Path.Combine(output, "training_log.jsonl")).Select(l => JsonNode.Parse(l)!).ToList();
         log.Should().Contain(e => e["eval_loss"] != null).And.NotContain(e => e["eval_eval_loss"] != null);
+    }
+
+    [Fact]
+    public void Ctrl_c_in_a_pipeline_command_without_input_stops_prints_nothing_and_exits_130()
+    {
+        // Issue 21, gap 2: classify with texts on the command line ran to the end and exited 0 after "stopping...".
+        // The signal is sent once libtorch is mapped: the handler is registered before the command's body runs, and
+        // the model load and 4000 texts still lie ahead, so the run stops between blocks, before printing anything.
+        var texts = Enumerable.Range(0, 4000).Select(i => $"a short text number {i} to classify").ToArray();
+        using var run = CliRunner.Start(null, Path.Combine(root, "weights"), root,
+            ["classify", "--model", TaskPipelineFixtures.Folder("tiny-bert-seqcls"), "--json", "--", .. texts]);
+        run.WaitUntil(() => run.HasLoaded("libtorch"), Patience).Should().BeTrue(run.Stderr);
+        run.Interrupt();
+        var r = run.WaitForExit(Patience);
+        r.ExitCode.Should().Be(130, r.ToString());
+        r.StderrLines.Select(l => l.TrimStart('\r')).Should().Equal(
+            ["torchbert: stopping at the next safe point (Ctrl-C again to quit at once)...", "torchbert: interrupted"], r.ToString());
+        r.Stdout.Should().BeEmpty("an interrupted run prints no partial result");
     }
 
     [Fact]

@@ -91,6 +91,13 @@ public sealed partial class CliProcess : IDisposable
 
     public bool HasExited => process.HasExited;
 
+    /// <summary>True once the process has mapped a shared library whose path contains <paramref name="name"/> (Linux /proc/PID/maps).</summary>
+    public bool HasLoaded(string name)
+    {
+        try { return File.ReadAllText($"/proc/{process.Id}/maps").Contains(name, StringComparison.Ordinal); }
+        catch (IOException) { return false; }
+    }
+
     /// <summary>Sends SIGINT, as Ctrl-C in a terminal does (kill(2)).</summary>
     public void Interrupt()
     {

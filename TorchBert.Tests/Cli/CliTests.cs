@@ -348,8 +348,8 @@ public sealed class CliTests(CliFixture f) : IClassFixture<CliFixture>
     [InlineData(2, "Cannot parse argument 'many' for option '--top-k'", "fill-mask", "--model", "{mlm}", "--top-k", "many", "a [MASK]")]
     [InlineData(1, "bert-base-uncased: offline mode is on (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE) and revision 'main' of the repo is not in the cache*", "fill-mask", "a [MASK]")]
     [InlineData(2, "--pooling must be one of cls | mean | max | mean_sqrt_len | weightedmean | lasttoken, got 'sum'", "embed", "--pooling", "sum", "text")]
-    [InlineData(2, "--dtype must be one of bfloat16 | float16 | float32, got 'int8'", "embed", "--dtype", "int8", "text")]
-    [InlineData(2, "--dtype must be one of bfloat16 | float16 | float32, got 'fp8'", "forward", "--model", "{mlm}", "--input", "{work}/ragged.json", "--output", "{work}/o.safetensors", "--dtype", "fp8")]
+    [InlineData(2, "--dtype must be one of float32|fp32|float, float16|fp16|half, bfloat16|bf16, float64|fp64|double, got 'int8'", "embed", "--dtype", "int8", "text")]
+    [InlineData(2, "--dtype must be one of float32|fp32|float, float16|fp16|half, bfloat16|bf16, float64|fp64|double, got 'fp8'", "forward", "--model", "{mlm}", "--input", "{work}/ragged.json", "--output", "{work}/o.safetensors", "--dtype", "fp8")]
     [InlineData(2, "--max-length must be > 0, got 0", "tokenize", "--max-length", "0", "text")]
     [InlineData(1, "{work}/ragged.json: input_ids[1] has 2 values, row 0 has 3 (rows must be equally long)", "forward", "--model", "{mlm}", "--input", "{work}/ragged.json", "--output", "{work}/o.safetensors")]
     [InlineData(1, "{work}/fraction.json: input_ids[0][1] is not an integer", "forward", "--model", "{mlm}", "--input", "{work}/fraction.json", "--output", "{work}/o.safetensors")]
@@ -358,7 +358,7 @@ public sealed class CliTests(CliFixture f) : IClassFixture<CliFixture>
     [InlineData(2, "Option '--input' is required*", "forward", "--model", "{mlm}", "--output", "{work}/o.safetensors")]
     [InlineData(2, "{work}/nonempty exists and is not empty; use --force to replace it*", "convert", "{mlm}", "{work}/nonempty")]
     [InlineData(1, "{work}/noconfig: config.json not found*", "convert", "{work}/noconfig", "{work}/out-noconfig")]
-    [InlineData(2, "--dtype must be one of bfloat16 | float16 | float32, got 'int8'", "convert", "{mlm}", "{work}/out-int8", "--dtype", "int8")]
+    [InlineData(2, "--dtype must be one of float32|fp32|float, float16|fp16|half, bfloat16|bf16, float64|fp64|double, got 'int8'", "convert", "{mlm}", "{work}/out-int8", "--dtype", "int8")]
     public void Bad_input_gives_one_error_line(int exitCode, string message, params string[] args)
     {
         var sep = Path.DirectorySeparatorChar;

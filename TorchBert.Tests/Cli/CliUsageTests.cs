@@ -105,7 +105,16 @@ public sealed class CliUsageTests(CliFixture f) : IClassFixture<CliFixture>
         var plain = JsonNode.Parse(Ok(ask).Stdout)!;
         var shared = JsonNode.Parse(Ok([.. ask, "--dtype", "float32", "--revision", "main", "--device", "cpu", "--max-length", "64", "--truncation"]).Stdout)!;
         shared.ToJsonString().Should().Be(plain.ToJsonString());
-        Fails(2, "--dtype must be one of bfloat16 | float16 | float32, got 'int4'", [.. ask, "--dtype", "int4"]);
+        // --dtype's help and error list exactly what the one parser accepts: torch's names and aliases (float32 = float,
+        // float16 = half, float64 = double) and HF's short names; float64 is accepted, so it is listed, and it runs.
+        const string dtypes = "float32|fp32|float, float16|fp16|half, bfloat16|bf16, float64|fp64|double";
+        foreach (var command in new[] { "qa", "forward", "convert" })
+            string.Join(" ", Ok(command, "--help").Stdout.Split((char[])[' ', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries))
+                .Should().Contain(dtypes, $"'{command} --help' lists the accepted dtypes");
+        var f64 = JsonNode.Parse(Ok([.. ask, "--dtype", "double"]).Stdout)!;
+        f64["answer"]!.GetValue<string>().Should().Be(plain["answer"]!.GetValue<string>());
+        f64["score"]!.GetValue<double>().Should().BeApproximately(plain["score"]!.GetValue<double>(), 1e-4);
+        Fails(2, "--dtype must be one of float32|fp32|float, float16|fp16|half, bfloat16|bf16, float64|fp64|double, got 'int4'", [.. ask, "--dtype", "int4"]);
         Fails(2, "--device must be cpu, cuda or cuda:N, got 'tpu'", [.. ask, "--device", "tpu"]);
     }
 
@@ -197,6 +206,60 @@ public sealed class CliUsageTests(CliFixture f) : IClassFixture<CliFixture>
         var empty = Path.Combine(f.Work, "empty-text.jsonl");
         File.WriteAllText(empty, "\"fine\"\n\"\"\n");
         Fails(1, $"{empty}:2: the text is empty", "classify", "--model", SeqCls, "--input", empty);
+    }
+
+    [Fact]
+    public void Plot_and_forward_take_the_shared_revision_dtype_and_device_options()
+    {
+        // Issue 21, gap 7: plot had no --revision/--dtype/--device, forward no --device. They are the shared definitions
+        // (CommonOptions): listed in --help, the same numbers with the defaults spelled out, and --dtype really applied.
+        string[][] plots =
+        [
+            ["plot", "similarity", "the cat sat", "--model", Mlm, "--json"],
+            ["plot", "attention", "the cat sat", "--layer", "0", "--head", "0", "--model", Mlm, "--json"],
+            ["plot", "positions", "--first", "6", "--model", Mlm, "--json"],
+        ];
+        string[] defaults = ["--revision", "main", "--dtype", "float32", "--device", "cpu"];
+        foreach (var plot in plots)
+        {
+            var help = Ok(plot[0], plot[1], "--help").Stdout;
+            foreach (var option in new[] { "--model", "--revision", "--dtype", "--device" })
+                help.Should().Contain($"  {option}", $"'plot {plot[1]} --help' lists {option}");
+            help.Should().Contain("Hub id");
+            Ok([.. plot, .. defaults]).Stdout.Should().Be(Ok(plot).Stdout, $"plot {plot[1]} with the default values spelled out");
+        }
+        var fp32 = JsonNode.Parse(Ok(plots[2]).Stdout)!["values"]!.AsArray().SelectMany(r => r!.AsArray()).Select(v => v!.GetValue<double>()).ToList();
+        var bf16Run = Ok([.. plots[2], "--dtype", "bf16"]);
+        var bf16 = JsonNode.Parse(bf16Run.Stdout)!["values"]!.AsArray().SelectMany(r => r!.AsArray()).Select(v => v!.GetValue<double>()).ToList();
+        bf16.Should().NotEqual(fp32, "bfloat16 weights give other cosines");
+        bf16.Zip(fp32, (a, b) => Math.Abs(a - b)).Max().Should().BeLessThan(0.02, "bfloat16 keeps ~3 significant digits");
+        bf16Run.StderrLines.Count(l => l.StartsWith("torchbert: warning: bfloat16 on this CPU will be slower than float32"))
+            .Should().Be(CpuFeatures.NativeBf16 == false ? 1 : 0, bf16Run.ToString());
+        Fails(2, "--device must be cpu, cuda or cuda:N, got 'tpu'", [.. plots[2], "--device", "tpu"]);
+        Fails(2, "--dtype must be one of float32|fp32|float, float16|fp16|half, bfloat16|bf16, float64|fp64|double, got 'int4'", [.. plots[0], "--dtype", "int4"]);
+
+        Ok("forward", "--help").Stdout.Should().Contain("  --device");
+        var input = Path.Combine(f.Work, "forward-shared.json");
+        File.WriteAllText(input, "{\"input_ids\": [[101, 1996, 4937, 2938, 102]]}");
+        string Forward(params string[] extra)
+        {
+            var output = Path.Combine(f.Work, $"forward-shared-{extra.Length}.safetensors");
+            Ok(["forward", "--model", Mlm, "--input", input, "--output", output, .. extra]);
+            return Convert.ToBase64String(File.ReadAllBytes(output));
+        }
+        Forward(defaults).Should().Be(Forward(), "forward with the default values spelled out writes the same file");
+        Fails(2, "--device must be cpu, cuda or cuda:N, got 'tpu'", "forward", "--model", Mlm, "--input", input, "--output", Path.Combine(f.Work, "never.safetensors"), "--device", "tpu");
+    }
+
+    [Fact]
+    public void Invalid_utf8_in_a_forward_input_names_the_file_and_line_and_writes_nothing()
+    {
+        // Issue 21, gap 6: File.ReadAllText replaced the byte with U+FFFD; the one strict reader (Utf8TextFile) names it.
+        var file = Path.Combine(f.Work, "latin1-forward.json");
+        File.WriteAllBytes(file, [.. "{\"input_ids\": [[101, 102]],\n"u8, .. "\"caf"u8, 0xE9, .. "\": 1}\n"u8]);
+        var output = Path.Combine(f.Work, "never-latin1.safetensors");
+        Fails(1, $"{file}:2: not valid UTF-8 text, byte 5 (save the file as UTF-8)", "forward", "--model", Mlm, "--input", file, "--output", output);
+        File.Exists(output).Should().BeFalse();
     }
 
     [Fact]

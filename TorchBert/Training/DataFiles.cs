@@ -68,10 +68,8 @@ public static class DataFiles
     public static List<DataRecord> ReadJsonLines(string path)
     {
         var result = new List<DataRecord>();
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNo, line) in Lines(path))
         {
-            lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             JsonNode? node;
             try { node = JsonNode.Parse(line); }
@@ -85,8 +83,7 @@ public static class DataFiles
     /// <summary>Reads a CSV/TSV file with a header row (RFC 4180 quoting); errors name the file and line.</summary>
     public static List<DataRecord> ReadCsv(string path, char separator = ',')
     {
-        var text = File.ReadAllText(path);
-        if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
+        var text = ReadAllText(path);
         var rows = ParseCsv(text, separator, path);
         if (rows.Count == 0) return [];
         var header = rows[0].Fields;
@@ -104,6 +101,12 @@ public static class DataFiles
         }
         return result;
     }
+
+    /// <summary>The file's lines with 1-based numbers; invalid UTF-8 is a <see cref="DataFileException"/> naming file:line (<see cref="Utf8TextFile"/>).</summary>
+    internal static IEnumerable<(int Line, string Text)> Lines(string path) => Utf8TextFile.Lines(path, m => new DataFileException(m));
+
+    /// <summary>The whole file (a UTF-8 BOM skipped); invalid UTF-8 is a <see cref="DataFileException"/> naming file:line.</summary>
+    internal static string ReadAllText(string path) => Utf8TextFile.ReadAllText(path, m => new DataFileException(m));
 
     /// <summary>RFC 4180: quoted fields may hold separators, newlines and doubled quotes.</summary>
     internal static List<(List<string> Fields, int Line)> ParseCsv(string text, char sep, string path)

@@ -122,8 +122,10 @@ public static class FineTuning
     }
 
     /// <summary>The tokenizer a task that tokenizes text needs; a clear error when the model folder has none.</summary>
-    internal static BertTokenizer Require(BertTokenizer? tokenizer, FineTuneOptions options) =>
-        tokenizer ?? throw new TokenizerException($"{options.Model}: no vocab.txt or tokenizer.json in the tokenizer folder ({TaskName(options.TaskKind)} tokenizes its data; only pre-tokenized text-classification data trains without a tokenizer)");
+    internal static BertTokenizer Require(BertTokenizer? tokenizer, FineTuneOptions options) => Require(tokenizer, options.Model, options.TaskKind);
+
+    internal static BertTokenizer Require(BertTokenizer? tokenizer, string model, FineTuningTask task) =>
+        tokenizer ?? throw new TokenizerException($"{model}: no vocab.txt or tokenizer.json in the tokenizer folder ({TaskName(task)} tokenizes its data; only pre-tokenized text-classification data works without a tokenizer)");
 
     /// <summary>A model built from a config.json with HF's random initialisation, on the device (cuda when available).</summary>
     internal static T FromConfig<T>(string path, Func<BertConfig, T> create, Device? device) where T : BertPreTrainedModel
@@ -149,11 +151,12 @@ public static class FineTuning
         int maxSeqLength = 128, int docStride = 128, Device? device = null)
     {
         NativeRuntime.EnsureLoaded();
-        var tokenizer = TokenizerLoader.ForModel(modelPath);
         BertConfig config;
         using (var source = ModelLocator.Default.Open(modelPath)) config = source.Config;
         var t = task ?? TaskOf(config, modelPath);
-        var context = new EvaluationContext(modelPath, dataFile, tokenizer, new PretrainedOptions { Device = device }, batchSize, maxSeqLength, docStride);
+        // As HF's Trainer: the tokenizer is loaded only when the data has text to tokenize (pre-tokenized rows need none).
+        var context = new EvaluationContext(modelPath, dataFile, t, () => TokenizerIfAny(modelPath), new PretrainedOptions { Device = device },
+            batchSize, maxSeqLength, docStride);
         return TaskTable.For(t).Training!.Evaluate(context);
     }
 

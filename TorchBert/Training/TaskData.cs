@@ -114,16 +114,15 @@ public static class TokenClassificationData
         var result = new List<TaggedSentence>();
         var words = new List<string>();
         var tags = new List<string>();
-        int lineNo = 0, start = 1;
+        int start = 1;
         void Flush()
         {
             if (words.Count > 0) result.Add(new TaggedSentence(words.ToList(), tags.ToList(), $"{path}:{start}"));
             words.Clear();
             tags.Clear();
         }
-        foreach (var raw in File.ReadLines(path))
+        foreach (var (lineNo, raw) in DataFiles.Lines(path))
         {
-            lineNo++;
             var line = raw.Trim();
             if (line.Length == 0 || line.StartsWith("-DOCSTART-", StringComparison.Ordinal)) { Flush(); start = lineNo + 1; continue; }
             var parts = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
@@ -189,7 +188,7 @@ public static class QuestionAnsweringData
     public static List<SquadExample> Read(string path)
     {
         if (!File.Exists(path)) throw new DataFileException($"{path}: file not found");
-        var text = File.ReadAllText(path);
+        var text = DataFiles.ReadAllText(path);
         if (string.IsNullOrWhiteSpace(text)) throw new DataFileException($"{path}: the file is empty");
         JsonNode? root;
         try { root = JsonNode.Parse(text); }
@@ -329,10 +328,8 @@ public static class MaskedLMData
         if (!File.Exists(path)) throw new DataFileException($"{path}: file not found");
         var options = new EncodeOptions { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst };
         var result = new List<Feature>();
-        int lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNo, line) in DataFiles.Lines(path))
         {
-            lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             var enc = tokenizer.Encode(line, null, options);
             result.Add(new Feature

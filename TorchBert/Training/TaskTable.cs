@@ -152,9 +152,16 @@ public static class TaskTable
 /// <summary>What <see cref="TaskTraining.Prepare"/> gets: the options, the arguments, the tokenizer (null when the model has none) and the checkpoint's config.</summary>
 internal sealed record TrainingContext(FineTuneOptions Options, TrainingArguments Args, BertTokenizer? Tokenizer, BertConfig CheckpointConfig, PretrainedOptions Pretrained);
 
-/// <summary>What <see cref="TaskTraining.Evaluate"/> gets.</summary>
-internal sealed record EvaluationContext(string ModelPath, string DataFile, BertTokenizer Tokenizer, PretrainedOptions Pretrained,
-    int BatchSize, int MaxSeqLength, int DocStride);
+/// <summary>
+/// What <see cref="TaskTraining.Evaluate"/> gets. <see cref="TokenizerIfAny"/> loads the model's tokenizer (null when its
+/// folder has none), <see cref="Tokenizer"/> requires one; an evaluation calls them only when its data has text.
+/// </summary>
+internal sealed record EvaluationContext(string ModelPath, string DataFile, FineTuningTask Task, Func<BertTokenizer?> TokenizerIfAny,
+    PretrainedOptions Pretrained, int BatchSize, int MaxSeqLength, int DocStride)
+{
+    /// <summary>The model's tokenizer; a <see cref="TokenizerException"/> when its folder has none.</summary>
+    public BertTokenizer Tokenizer() => FineTuning.Require(TokenizerIfAny(), ModelPath, Task);
+}
 
 /// <summary>One task's fine-tuning steps (HF's run_glue / run_ner / run_qa / run_mlm): read the data, build the head, tokenize, train or evaluate.</summary>
 internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare, Func<EvaluationContext, Dictionary<string, double>> Evaluate)
@@ -188,8 +195,11 @@ internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare
         e =>
         {
             using var m = FineTuning.Trained(BertForSequenceClassification.FromPretrained(e.ModelPath, e.Pretrained), "sequence-classification head");
-            var features = TextClassificationData.Features(TextClassificationData.Read(e.DataFile), e.Tokenizer, m.Config.Label2Id, e.MaxSeqLength);
-            return Evaluation.Run(new SequenceClassificationTask(m, e.Tokenizer), features, e.BatchSize);
+            var records = TextClassificationData.Read(e.DataFile);
+            // a text row without a tokenizer is a data error naming its file:line (Features)
+            var tokenizer = records.All(r => r.Has("input_ids")) ? null : e.TokenizerIfAny();
+            var features = TextClassificationData.Features(records, tokenizer, m.Config.Label2Id, e.MaxSeqLength);
+            return Evaluation.Run(new SequenceClassificationTask(m, tokenizer), features, e.BatchSize);
         });
 
     public static readonly TaskTraining TokenClassification = new(
@@ -212,8 +222,9 @@ internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare
         e =>
         {
             using var m = FineTuning.Trained(BertForTokenClassification.FromPretrained(e.ModelPath, e.Pretrained), "token-classification head");
-            var features = TokenClassificationData.Features(TokenClassificationData.Read(e.DataFile), e.Tokenizer, m.Config.Label2Id, e.MaxSeqLength);
-            return Evaluation.Run(new TokenClassificationTask(m, e.Tokenizer), features, e.BatchSize);
+            var tokenizer = e.Tokenizer();
+            var features = TokenClassificationData.Features(TokenClassificationData.Read(e.DataFile), tokenizer, m.Config.Label2Id, e.MaxSeqLength);
+            return Evaluation.Run(new TokenClassificationTask(m, tokenizer), features, e.BatchSize);
         });
 
     public static readonly TaskTraining QuestionAnswering = new(
@@ -236,8 +247,9 @@ internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare
         {
             using var m = FineTuning.Trained(BertForQuestionAnswering.FromPretrained(e.ModelPath, e.Pretrained), "question-answering head");
             var examples = QuestionAnsweringData.Read(e.DataFile);
-            var features = QuestionAnsweringData.Features(examples, e.Tokenizer, e.MaxSeqLength, Math.Min(e.DocStride, e.MaxSeqLength / 4), training: true);
-            return Evaluation.Run(new QuestionAnsweringTask(m, e.Tokenizer, examples), features, e.BatchSize);
+            var tokenizer = e.Tokenizer();
+            var features = QuestionAnsweringData.Features(examples, tokenizer, e.MaxSeqLength, Math.Min(e.DocStride, e.MaxSeqLength / 4), training: true);
+            return Evaluation.Run(new QuestionAnsweringTask(m, tokenizer, examples), features, e.BatchSize);
         });
 
     public static readonly TaskTraining FillMask = new(
@@ -256,6 +268,7 @@ internal sealed record TaskTraining(Func<TrainingContext, FineTuningRun> Prepare
         e =>
         {
             using var m = FineTuning.Trained(BertForMaskedLM.FromPretrained(e.ModelPath, e.Pretrained), "MLM head");
-            return Evaluation.Run(new MaskedLMTask(m, e.Tokenizer), MaskedLMData.Features(e.DataFile, e.Tokenizer, e.MaxSeqLength), e.BatchSize);
+            var tokenizer = e.Tokenizer();
+            return Evaluation.Run(new MaskedLMTask(m, tokenizer), MaskedLMData.Features(e.DataFile, tokenizer, e.MaxSeqLength), e.BatchSize);
         });
 }

@@ -98,13 +98,15 @@ internal static class Commands
             if (corpus.Requested(p, p.GetValue(o.Output)))
             {
                 if (p.GetValue(texts)!.Length > 0) throw new UsageException("a corpus job reads its texts from --input (no texts on the command line)");
+                var jobOptions = o.Pipeline(p);   // option errors before the default model's first-use import
                 var name = Cli.ModelOrDefault(p.GetValue(o.Model));
-                using var job = SentenceEmbeddingPipeline.FromPretrained(name, o.Pipeline(p), overrides);
+                using var job = SentenceEmbeddingPipeline.FromPretrained(name, jobOptions, overrides);
                 return corpus.Run(p, new Corpus.EmbeddingCorpusTask(job), p.GetValue(o.Input), p.GetValue(o.Output), name);
             }
             o.CheckOutput(p);
             var inputs = JsonLines.Inputs(p, o, p.GetValue(texts)!, n => NonEmpty(JsonLines.Str(n, "text")), "texts");
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p), overrides);
+            var options = o.Pipeline(p);   // option errors before the default model's first-use import
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), options, overrides);
             return JsonLines.Emit(p, o, inputs, xs => pipe.Run(xs, parameters),
                 (_, v) => v,
                 (text, v) => Console.WriteLine($"{text}\n  [{v.Length}] {string.Join(", ", v.Take(8).Select(x => x.ToString("0.0000")))}, ..."),
@@ -129,7 +131,8 @@ internal static class Commands
             o.CheckOutput(p);
             var inputs = JsonLines.Inputs(p, o, p.GetValue(texts)!, n => NonEmpty(JsonLines.Str(n, "text")), "texts");
             if (inputs.Count < 2) throw new UsageException($"similarity needs at least two texts to compare, got {inputs.Count}");
-            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), o.Pipeline(p), overrides);
+            var options = o.Pipeline(p);   // option errors before the default model's first-use import
+            using var pipe = SentenceEmbeddingPipeline.FromPretrained(Cli.ModelOrDefault(p.GetValue(o.Model)), options, overrides);
             var matrix = Similarity.Matrix(pipe.Run(inputs, parameters));
             if (p.GetValue(o.Output) is { } output)
             {
@@ -158,9 +161,9 @@ internal static class Commands
         cmd.SetAction((p, _) => Cli.Run(() =>
         {
             Cli.CheckTexts(p.GetValue(pair) is { } second ? [p.GetValue(text)!, second] : [p.GetValue(text)!]);
-            var tokenizer = TokenizerLoader.ForModel(Cli.ModelOrDefault(p.GetValue(model)), p.GetValue(revision));
             var max = p.GetValue(maxLength);
-            if (max is <= 0) throw new UsageException($"--max-length must be > 0, got {max}");
+            if (max is <= 0) throw new UsageException($"--max-length must be > 0, got {max}");   // before the default model's first-use import
+            var tokenizer = TokenizerLoader.ForModel(Cli.ModelOrDefault(p.GetValue(model)), p.GetValue(revision));
             var enc = tokenizer.Encode(p.GetValue(text)!, p.GetValue(pair), new EncodeOptions
             {
                 MaxLength = max,

@@ -8,12 +8,13 @@ namespace TorchBert.Cli;
 /// <summary>Single options shared by several commands (one definition each).</summary>
 internal static class CommonOptions
 {
-    public const string DTypeValues = "bfloat16 | float16 | float32";
+    /// <summary>What <c>--dtype</c> accepts: the one parser's table (<see cref="DTypeNames.Accepted"/>), never a second list.</summary>
+    public static string DTypeValues => DTypeNames.Accepted;
 
     /// <summary><c>--dtype</c>: the model's compute dtype (null = float32).</summary>
     public static Option<string?> DType() => new("--dtype")
     {
-        Description = $"{DTypeValues}: the model's compute dtype (default float32; bfloat16 is 2–3× faster on CPUs with AVX512_BF16/AMX and on GPUs, slower elsewhere)",
+        Description = $"the model's compute dtype: {DTypeValues} (default float32; bfloat16 is 2–3× faster on CPUs with AVX512_BF16/AMX and on GPUs, slower elsewhere)",
     };
 
     /// <summary><c>--revision</c> beside <c>--model</c>: branch, tag or commit of a Hub id.</summary>

@@ -11,7 +11,7 @@ internal static class ConvertCommand
     {
         var src = new Argument<string>("src") { Description = "HF folder (safetensors, sharded, pytorch_model.bin) or ONNX export (.onnx or folder)" };
         var dst = new Argument<string>("dst") { Description = "output folder (e.g. weights/bert-base-uncased)" };
-        var dtype = new Option<string>("--dtype") { Description = CommonOptions.DTypeValues + ": the dtype of the written weights", DefaultValueFactory = _ => "float32" };
+        var dtype = new Option<string>("--dtype") { Description = "the dtype of the written weights: " + CommonOptions.DTypeValues, DefaultValueFactory = _ => "float32" };
         var verify = new Option<bool>("--verify") { Description = "run source and result on a sample input and print the max difference" };
         var heads = new Option<int?>("--heads") { Description = "attention heads, for ONNX exports whose graph doesn't say" };
         var force = new Option<bool>("--force") { Description = "replace a non-empty destination folder" };

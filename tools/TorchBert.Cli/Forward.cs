@@ -22,24 +22,26 @@ internal static class Forward
         var attentions = new Option<bool>("--attentions") { Description = "also write attentions.{i}" };
         var revision = CommonOptions.Revision();
         var dtype = CommonOptions.DType();
-        var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, revision, input, output, hidden, attentions, dtype };
+        var device = CommonOptions.Device();
+        var cmd = new Command("forward", "run a model on token ids from JSON; write outputs to safetensors") { model, revision, input, output, hidden, attentions, dtype, device };
         cmd.SetAction((p, _) => Cli.Run(() =>
         {
             var dt = CommonOptions.ParseDType(p.GetValue(dtype));
+            var dev = CommonOptions.ParseDevice(p.GetValue(device));
             Cli.CheckOutputFile(p.GetValue(output)!, "--output");
-            return Run(ModelLocator.Default.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt);
+            return Run(ModelLocator.Default.Resolve(p.GetValue(model)!, p.GetValue(revision)), p.GetValue(input)!, p.GetValue(output)!, p.GetValue(hidden), p.GetValue(attentions), dt, dev);
         }));
         return cmd;
     }
 
-    private static int Run(string modelPath, string inputPath, string outputPath, bool hiddenStates, bool attentions, ScalarType? dtype)
+    private static int Run(string modelPath, string inputPath, string outputPath, bool hiddenStates, bool attentions, ScalarType? dtype, Device? device)
     {
         if (!File.Exists(inputPath)) throw new FileNotFoundException($"{inputPath}: input JSON not found");
         JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(inputPath)); }
+        try { node = JsonNode.Parse(Utf8TextFile.ReadAllText(inputPath)); }
         catch (System.Text.Json.JsonException e) { throw new FormatException($"{inputPath}: invalid JSON: {Messages.Clean(e)}"); }
         var json = node as JsonObject ?? throw new FormatException($"{inputPath}: expected a JSON object with input_ids");
-        using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = CPU, DType = dtype });
+        using var m = Inspection.Load(modelPath, new PretrainedOptions { Device = device, DType = dtype });
         CpuFeatures.WarnOnceIfSlow(m.DType, m.Device.type, StderrLogger.Instance);
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
@@ -47,25 +49,26 @@ internal static class Forward
                             "end_positions", "next_sentence_label", "encoder_hidden_states", "encoder_attention_mask" };
         if (json.Select(kv => kv.Key).FirstOrDefault(k => !known.Contains(k)) is { } unknown)
             throw new FormatException($"{inputPath}: unknown key '{unknown}' (expected {string.Join(", ", known)})");
-        Tensor? Ints(string key) => JsonTensor.Read(json, key, inputPath, JsonTensor.Kind.Integer);
+        Tensor? On(Tensor? t) => t?.to(m.Device);   // the inputs go to the model's device (--device)
+        Tensor? Ints(string key) => On(JsonTensor.Read(json, key, inputPath, JsonTensor.Kind.Integer));
         var inputs = new ForwardInputs
         {
             InputIds = Ints("input_ids") ?? throw new FormatException($"{inputPath}: input_ids is required"),
             AttentionMask = Ints("attention_mask"),
             TokenTypeIds = Ints("token_type_ids"),
             PositionIds = Ints("position_ids"),
-            Labels = JsonTensor.Read(json, "labels", inputPath, JsonTensor.Kind.IntegerOrFloat),
+            Labels = On(JsonTensor.Read(json, "labels", inputPath, JsonTensor.Kind.IntegerOrFloat)),
             StartPositions = Ints("start_positions"),
             EndPositions = Ints("end_positions"),
             NextSentenceLabel = Ints("next_sentence_label"),
-            EncoderHiddenStates = JsonTensor.Read(json, "encoder_hidden_states", inputPath, JsonTensor.Kind.Float),
+            EncoderHiddenStates = On(JsonTensor.Read(json, "encoder_hidden_states", inputPath, JsonTensor.Kind.Float)),
             EncoderAttentionMask = Ints("encoder_attention_mask"),
             OutputHiddenStates = hiddenStates,
             OutputAttentions = attentions,
         };
         using var o = m.Forward(inputs);
         var outputs = o.Named().ToList();
-        SafeTensorsWriter.Write(outputPath, outputs.Select(n => new KeyValuePair<string, Tensor>(n.Name, n.Value.to(ScalarType.Float32).contiguous())),
+        SafeTensorsWriter.Write(outputPath, outputs.Select(n => new KeyValuePair<string, Tensor>(n.Name, n.Value.to(ScalarType.Float32).cpu().contiguous())),
             new Dictionary<string, string> { ["model"] = modelPath, ["architecture"] = m.GetType().Name });
         Console.Error.WriteLine($"torchbert: wrote {string.Join(", ", outputs.Select(n => $"{n.Name} ({(n.Value.dim() == 0 ? "scalar" : string.Join("x", n.Value.shape))})"))} to {outputPath}");
         return 0;

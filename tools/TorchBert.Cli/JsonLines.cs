@@ -12,8 +12,6 @@ namespace TorchBert.Cli;
 /// </summary>
 internal static class JsonLines
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>
     /// Reads --input (each line parsed by <paramref name="parse"/>, errors naming file:line, 1-based; blank lines
     /// skipped; invalid UTF-8 is an error, never replaced) or takes the command-line inputs.
@@ -41,31 +39,12 @@ internal static class JsonLines
         return items;
     }
 
-    /// <summary>The lines of a UTF-8 text file with their 1-based numbers; a line that is not valid UTF-8 is an error naming it.</summary>
+    /// <summary>The lines of a UTF-8 text file with their 1-based numbers (the library's strict <see cref="Utf8TextFile"/>: a line that is not valid UTF-8 is an error naming it).</summary>
     public static IEnumerable<(int Line, string Text)> Lines(string file)
     {
         if (Directory.Exists(file)) throw new UsageException($"--input {file} is a folder; give a JSONL file");
         if (!File.Exists(file)) throw new FileNotFoundException($"{file}: input file not found");
-        var bytes = File.ReadAllBytes(file);
-        int start = 0, number = 0;
-        if (bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) start = 3;
-        while (start < bytes.Length)
-        {
-            number++;
-            var end = Array.IndexOf(bytes, (byte)'\n', start);
-            if (end < 0) end = bytes.Length;
-            var length = end - start;
-            if (length > 0 && bytes[start + length - 1] == '\r') length--;
-            string text;
-            try { text = StrictUtf8.GetString(bytes, start, length); }
-            catch (DecoderFallbackException e)
-            {
-                var column = e.Index >= 0 ? $", byte {e.Index + 1}" : "";
-                throw new InvalidDataException($"{file}:{number}: not valid UTF-8 text{column} (save the file as UTF-8)");
-            }
-            yield return (number, text);
-            start = end + 1;
-        }
+        return Utf8TextFile.Lines(file);
     }
 
     /// <summary>A JSON string, or an object's <paramref name="key"/> string.</summary>
@@ -74,9 +53,12 @@ internal static class JsonLines
         : node is JsonObject o && o[key] is JsonValue k && k.TryGetValue<string>(out var t) ? t
         : throw new FormatException($"expected a JSON string or an object with \"{key}\"");
 
+    /// <summary>Inputs per block: Ctrl-C is noticed between blocks.</summary>
+    private const int Block = 256;
+
     /// <summary>
-    /// Runs the inputs in blocks (a progress bar on stderr for --input; Ctrl-C stops between blocks and leaves no
-    /// partial --output) and prints: --output/--input as JSONL (one result per line), --json as HF's shape for what
+    /// Runs the inputs in blocks (a progress bar on stderr for --input; Ctrl-C stops between blocks, prints nothing
+    /// more and leaves no partial --output) and prints: --output/--input as JSONL (one result per line), --json as HF's shape for what
     /// was given, else the human-readable form. HF's output shape comes from the library's task table
     /// (<see cref="TaskDescriptor.HfOutput"/>: one text is one input given as a single value, several are a list);
     /// without a <paramref name="task"/> (sentence embeddings, not an HF pipeline) one input's result stands alone, and
@@ -91,7 +73,14 @@ internal static class JsonLines
         var streaming = p.GetValue(o.Input) is not null || p.GetValue(o.Output) is not null;
         if (!streaming)
         {
-            var results = run(inputs);
+            // Ctrl-C stops between blocks and before anything is printed (exit 130, no partial output).
+            var results = new List<TOut>(inputs.Count);
+            for (int start = 0; start < inputs.Count; start += Block)
+            {
+                ct.ThrowIfCancellationRequested();
+                results.AddRange(run(inputs.Skip(start).Take(Block).ToList()));
+            }
+            ct.ThrowIfCancellationRequested();
             if (p.GetValue(o.Json))
             {
                 var shaped = inputs.Select((x, i) => hfShape(x, results[i])).ToList();
@@ -102,12 +91,11 @@ internal static class JsonLines
         }
         void Run(TextWriter writer)
         {
-            const int block = 256;
             var progress = p.GetValue(o.Input) is not null;
-            for (int start = 0; start < inputs.Count; start += block)
+            for (int start = 0; start < inputs.Count; start += Block)
             {
                 ct.ThrowIfCancellationRequested();
-                var part = inputs.Skip(start).Take(block).ToList();
+                var part = inputs.Skip(start).Take(Block).ToList();
                 var results = run(part);
                 for (int i = 0; i < part.Count; i++) writer.WriteLine(JsonSerializer.Serialize(single(hfShape(part[i], results[i])), Cli.Json));
                 if (progress) Progress(start + part.Count, inputs.Count);

@@ -23,23 +23,55 @@ internal static class PlotCommands
 
     private static Option<string?> Out() => new("--out") { Description = "image file to write: FILE.png or FILE.svg" };
     private static Option<bool> Json() => new("--json") { Description = "print the plotted matrix (title, rows, columns, values) as JSON" };
-    private static Option<string?> Model() => new("--model") { Description = "model folder (HF or converted) or .onnx file; default: the embedded all-MiniLM-L6-v2" };
+    /// <summary>
+    /// The model options of the plot commands, from the CLI's shared definitions (<see cref="CommonOptions"/>): --model,
+    /// --revision, --dtype, --device.
+    /// </summary>
+    private sealed class PlotModel
+    {
+        public readonly Option<string?> Model = new("--model") { Description = "model folder (HF or converted), .onnx file or Hub id; default: the embedded all-MiniLM-L6-v2" };
+        public readonly Option<string?> Revision = CommonOptions.Revision();
+        public readonly Option<string?> DType = CommonOptions.DType();
+        public readonly Option<string?> Device = CommonOptions.Device();
+
+        public void AddTo(Command c) { c.Options.Add(Model); c.Options.Add(Revision); c.Options.Add(DType); c.Options.Add(Device); }
+
+        /// <summary>The model (its options checked before the default model's first-use import) and its tokenizer.</summary>
+        public BertModel Load(ParseResult p, out TorchBert.Tokenization.BertTokenizer tokenizer, AttentionImplementation? attention = null)
+        {
+            var options = new PretrainedOptions
+            {
+                AttnImplementation = attention, Revision = p.GetValue(Revision),
+                DType = CommonOptions.ParseDType(p.GetValue(DType)), Device = CommonOptions.ParseDevice(p.GetValue(Device)),
+            };
+            var path = Cli.ModelOrDefault(p.GetValue(Model));
+            var bert = BertModel.FromPretrained(path, options);
+            try
+            {
+                CpuFeatures.WarnOnceIfSlow(bert.DType, bert.Device.type, StderrLogger.Instance);
+                tokenizer = TokenizerLoader.ForModel(path, options.Revision);
+            }
+            catch { bert.Dispose(); throw; }
+            return bert;
+        }
+    }
     private static Argument<string> Text() => new("text") { Description = "the sentence to look at" };
     private static Argument<string?> Pair() => new("pair") { Arity = ArgumentArity.ZeroOrOne, Description = "optional second sentence (shown after its [SEP])" };
 
     private static Command Similarity()
     {
-        var (text, pair, model, json, output) = (Text(), Pair(), Model(), Json(), Out());
+        var (text, pair, model, json, output) = (Text(), Pair(), new PlotModel(), Json(), Out());
         var source = new Option<string>("--source") { Description = "embeddings (word embeddings alone) | hidden:N (HF hidden_states[N], 0 = embeddings output)", DefaultValueFactory = _ => "embeddings" };
         var metric = new Option<string>("--metric") { Description = "cosine | dot | softmax (softmax(E·Eᵀ) per row) | softmax:K (softmax(K·E·(K·E)ᵀ) per row)", DefaultValueFactory = _ => "cosine" };
-        var cmd = new Command("similarity", "token × token similarity of one sentence (or a pair)") { text, pair, source, metric, model, json, output };
+        var cmd = new Command("similarity", "token × token similarity of one sentence (or a pair)") { text, pair, source, metric, json, output };
+        model.AddTo(cmd);
         cmd.SetAction((p, ct) => Cli.Run(() =>
         {
             CheckTexts(p, text, pair);
             var src = VectorSource.Parse(p.GetValue(source)!);
             var m = SimilarityMetric.Parse(p.GetValue(metric)!);
             var path = OutputOrJson(p.GetValue(output), p.GetValue(json));
-            using var bert = LoadModel(p.GetValue(model), out var tokenizer);
+            using var bert = model.Load(p, out var tokenizer);
             var input = TokenInput.FromText(tokenizer, bert.Config, p.GetValue(text)!, p.GetValue(pair));
             var matrix = TokenSimilarity.Compute(bert, input, src, m);
             if (p.GetValue(json)) Cli.WriteJson(new { matrix.Title, Metric = m.ToString(), Source = src.ToString(), input.InputIds, matrix.Rows, matrix.Columns, matrix.Values });
@@ -51,10 +83,11 @@ internal static class PlotCommands
 
     private static Command Attention()
     {
-        var (text, pair, model, json, output) = (Text(), Pair(), Model(), Json(), Out());
+        var (text, pair, model, json, output) = (Text(), Pair(), new PlotModel(), Json(), Out());
         var layer = new Option<string>("--layer") { Description = "layer number (from 0, as HF's attentions[L]) or 'all' (needs --head)", Required = true };
         var head = new Option<int?>("--head") { Description = "head number (from 0); without it, every head of the layer as a grid" };
-        var cmd = new Command("attention", "attention probabilities: one head, the heads of a layer, or one head over the layers") { text, pair, layer, head, model, json, output };
+        var cmd = new Command("attention", "attention probabilities: one head, the heads of a layer, or one head over the layers") { text, pair, layer, head, json, output };
+        model.AddTo(cmd);
         cmd.SetAction((p, ct) => Cli.Run(() =>
         {
             CheckTexts(p, text, pair);
@@ -62,7 +95,7 @@ internal static class PlotCommands
             var h = p.GetValue(head);
             if (l is null && h is null) throw new UsageException("--layer all needs --head H (one head over every layer)");
             var path = OutputOrJson(p.GetValue(output), p.GetValue(json));
-            using var bert = LoadModel(p.GetValue(model), out var tokenizer, AttentionImplementation.Eager);
+            using var bert = model.Load(p, out var tokenizer, AttentionImplementation.Eager);
             CheckRange(l, bert.Config.NumHiddenLayers, "--layer", "layers");
             CheckRange(h, bert.Config.NumAttentionHeads, "--head", "heads per layer");
             var input = TokenInput.FromText(tokenizer, bert.Config, p.GetValue(text)!, p.GetValue(pair));
@@ -80,13 +113,14 @@ internal static class PlotCommands
 
     private static Command Positions()
     {
-        var (model, json, output) = (Model(), Json(), Out());
+        var (model, json, output) = (new PlotModel(), Json(), Out());
         var first = new Option<int?>("--first") { Description = "only the first N positions (default: all max_position_embeddings)" };
-        var cmd = new Command("positions", "cosine similarity of the position embeddings (position × position)") { model, first, json, output };
+        var cmd = new Command("positions", "cosine similarity of the position embeddings (position × position)") { first, json, output };
+        model.AddTo(cmd);
         cmd.SetAction((p, ct) => Cli.Run(() =>
         {
             var path = OutputOrJson(p.GetValue(output), p.GetValue(json));
-            using var bert = LoadModel(p.GetValue(model), out _);
+            using var bert = model.Load(p, out _);
             if (p.GetValue(first) is { } n && (n < 1 || n > bert.Config.MaxPositionEmbeddings))
                 throw new UsageException($"--first {n} is out of range: the model has {bert.Config.MaxPositionEmbeddings} positions (1..{bert.Config.MaxPositionEmbeddings})");
             var matrix = TokenSimilarity.Positions(bert, p.GetValue(first));
@@ -137,15 +171,6 @@ internal static class PlotCommands
 
     private static void CheckTexts(ParseResult p, Argument<string> text, Argument<string?> pair) =>
         Cli.CheckTexts(p.GetValue(pair) is { } second ? [p.GetValue(text)!, second] : [p.GetValue(text)!]);
-
-    private static BertModel LoadModel(string? model, out TorchBert.Tokenization.BertTokenizer tokenizer, AttentionImplementation? attention = null)
-    {
-        var path = Cli.ModelOrDefault(model);
-        var bert = BertModel.FromPretrained(path, new PretrainedOptions { AttnImplementation = attention });
-        try { tokenizer = TokenizerLoader.ForModel(path); }
-        catch { bert.Dispose(); throw; }
-        return bert;
-    }
 
     private static int? ParseLayer(string s)
     {

@@ -100,7 +100,8 @@ internal static class TrainingCommands
                                   : $"the last complete checkpoint is {Path.GetFullPath(last)} (continue with --resume-from-checkpoint latest)"));
             }
             ProgressLine.End();
-            Console.WriteLine($"saved the final model and tokenizer to {Path.GetFullPath(args.OutputDir)} (step {result.GlobalStep}, train_loss {result.TrainingLoss:F4})");
+            var saved = run.Tokenizer is null ? "the final model (no tokenizer: the model had none and the data was pre-tokenized)" : "the final model and tokenizer";
+            Console.WriteLine($"saved {saved} to {Path.GetFullPath(args.OutputDir)} (step {result.GlobalStep}, train_loss {result.TrainingLoss:F4})");
             return 0;
         }));
         return cmd;
