@@ -18,7 +18,7 @@ internal static class ServeCommand
         var autoTruncate = new Option<bool?>("--auto-truncate") { Description = "truncate over-long inputs when the request does not say (env AUTO_TRUNCATE; default true)" };
         var payloadLimit = new Option<long?>("--payload-limit") { Description = $"largest request body in bytes (env PAYLOAD_LIMIT; default {ServerDefaults.PayloadLimit})" };
         var apiKey = new Option<string?>("--api-key") { Description = "require Authorization: Bearer KEY on inference routes (env API_KEY)" };
-        var dtype = new Option<string?>("--dtype") { Description = "float32 | bfloat16 | float16 (env DTYPE; default float32)" };
+        var dtype = new Option<string?>("--dtype") { Description = $"{CommonOptions.DTypeValues} (env DTYPE; default float32)" };
         var device = new Option<string?>("--device") { Description = "cpu | cuda | cuda:N (env DEVICE; default CUDA when available)" };
         var pooling = new Option<string?>("--pooling") { Description = "cls | mean | max | mean_sqrt_len_tokens | weightedmean | lasttoken | splade (env POOLING; default: the folder's 1_Pooling/config.json, else mean)" };
         var servedName = new Option<string?>("--served-model-name") { Description = "the default model's name in /info, OpenAI responses and `model` (env SERVED_MODEL_NAME)" };
