@@ -219,7 +219,7 @@ public sealed class CorpusJobTests(CorpusJobFixture f) : IClassFixture<CorpusJob
 
         var changed = CliRunner.Run(weights, work, "classify", "--model", model, "--input", input, "--output", "top-2/", "--chunk-size", "2", "--top-k", "1");
         changed.ExitCode.Should().Be(1, changed.ToString());
-        changed.Stderr.Should().Contain("another job").And.Contain("top-k\":\"2\" there", "the top-k is one of the job's settings (the CLI names it as the option)");
+        changed.Stderr.Should().Contain("another job").And.Contain("top-k\":\"1\"", "the top-k is one of the job's settings (the CLI names it as the option)");
 
         var badK = CliRunner.Run(weights, work, "classify", "--model", model, "--input", input, "--output", "bad/", "--top-k", "0");
         badK.ExitCode.Should().Be(2, badK.ToString());
