@@ -66,7 +66,7 @@ public sealed class NoticesTests
         foreach (var id in skia)
             Lf(Path.Combine(repo, "licenses", "SkiaSharp-THIRD-PARTY-NOTICES.txt")).Should().Be(
                 Lf(Path.Combine(packages, id.ToLowerInvariant(), shipped[id], "THIRD-PARTY-NOTICES.txt")), $"{id} {shipped[id]}'s THIRD-PARTY-NOTICES.txt");
-        File.ReadAllText(Path.Combine(repo, "TorchBert.Plotting", "Fonts", "LICENSE")).Should().Contain("Bitstream Vera").And.Contain("Copyright (c) 2003 by Bitstream, Inc.");
+        File.ReadAllText(Path.Combine(repo, "TorchBert.Plotting", "Fonts", "DejaVuSans-LICENSE.txt")).Should().Contain("Bitstream Vera").And.Contain("Copyright (c) 2003 by Bitstream, Inc.");
     }
 
     private static string TorchSharpRid() =>
