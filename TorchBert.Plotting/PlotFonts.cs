@@ -4,7 +4,7 @@ using SkiaSharp;
 namespace TorchBert.Plotting;
 
 /// <summary>
-/// The one font every picture uses: DejaVu Sans (a subset, see Fonts/LICENSE) embedded in this assembly, so text renders
+/// The one font every picture uses: DejaVu Sans (a subset, see Fonts/DejaVuSans-LICENSE.txt) embedded in this assembly, so text renders
 /// the same on a machine with no fonts at all. SkiaSharp's Linux native library is the NoDependencies build (no
 /// fontconfig), so nothing is looked up on the system: ScottPlot's resolver list gets this font under
 /// <see cref="Family"/> and every label asks for that name.

@@ -7,6 +7,7 @@ using TorchBert.Loading;
 using TorchBert.Pipelines;
 using TorchBert.Tests.Cli;
 using TorchBert.Tests.Pipelines;
+using TorchBert.Tests.Support;
 using static TorchSharp.torch;
 
 namespace TorchBert.Tests.Corpus;
@@ -149,6 +150,85 @@ public sealed class CorpusJobTests(CorpusJobFixture f) : IClassFixture<CorpusJob
             rows[i].Label.Should().Be(expected[i][0].Label);
             rows[i].Score.Should().BeApproximately(expected[i][0].Score, 1e-6);
         }
+    }
+
+    /// <summary>
+    /// <c>torchbert classify --input --output DIR/</c> as a process, against HF: the texts of tiny-bert-seqcls' recorded
+    /// single-sequence rows 1 and 2 (their ids checked), and HF's recorded logits softmaxed (3 labels, no problem_type:
+    /// HF's default function) and sorted. Without --top-k every label is written; --top-k 2 keeps the 2 best, as the
+    /// normal command; the top-k is one of the job's settings; --json does not apply and is refused.
+    /// </summary>
+    [Fact]
+    public async Task The_classify_cli_in_corpus_mode_writes_hfs_softmaxed_logits_and_honours_top_k()
+    {
+        string[] texts = ["ー [MASK] 白 ᄆ ᵉ", "љ ר"];
+        var hf = Fixtures.Expected("tiny-bert-seqcls");
+        var ids = hf["input_ids"].data<long>().ToArray();
+        var logits = hf["logits"].data<float>().ToArray();
+        string[] labels = ["negative", "neutral", "positive"];
+        var oracle = new List<(string Label, double Score)[]>();
+        for (int t = 0; t < 2; t++)
+        {
+            var row = t + 1;
+            f.Classify.Tokenizer.Encode(texts[t]).InputIds.Should().Equal(ids.Skip(row * 11).Take(11).TakeWhile(i => i != 0), $"'{texts[t]}' is recorded row {row}");
+            var z = logits.Skip(row * 3).Take(3).Select(x => (double)x).ToArray();
+            var e = z.Select(x => Math.Exp(x - z.Max())).ToArray();
+            oracle.Add(e.Select((x, i) => (labels[i], x / e.Sum())).OrderByDescending(x => x.Item2).ToArray());
+        }
+
+        var work = f.NewDir("classify-cli");
+        var input = Path.Combine(work, "corpus.jsonl");
+        var order = new[] { 0, 1, 1, 0, 1 };
+        File.WriteAllLines(input, order.Select((t, i) => JsonSerializer.Serialize(new { id = $"r{i}", text = texts[t] })));
+        var model = TaskPipelineFixtures.Folder("tiny-bert-seqcls");
+        var weights = Path.Combine(f.Root, "weights");
+
+        async Task<List<ClassificationCorpusTask.ClassificationRow>> Run(string name, int shards, params string[] flags)
+        {
+            for (int i = 0; i < shards; i++)
+            {
+                var r = CliRunner.Run(weights, work, ["classify", "--model", model, "--input", input, "--output", name + "/", "--shard", $"{i}/{shards}", "--chunk-size", "2", .. flags]);
+                r.ExitCode.Should().Be(0, r.ToString());
+            }
+            var rows = new List<ClassificationCorpusTask.ClassificationRow>();
+            foreach (var file in Directory.GetFiles(Path.Combine(work, name), "part-*.parquet").Order(StringComparer.Ordinal))
+                rows.AddRange((await ParquetSerializer.DeserializeAsync<ClassificationCorpusTask.ClassificationRow>(file)).Data);
+            rows.Select(r => r.Id).Should().Equal(order.Select((_, i) => $"r{i}"));
+            return rows;
+        }
+
+        void ShouldMatch(List<ClassificationCorpusTask.ClassificationRow> rows, int k, string because)
+        {
+            for (int i = 0; i < rows.Count; i++)
+            {
+                var expected = oracle[order[i]];
+                rows[i].Label.Should().Be(expected[0].Label, because);
+                rows[i].Score.Should().BeApproximately(expected[0].Score, 1e-5, because);
+                rows[i].Labels.Should().Equal(expected.Take(k).Select(x => x.Label), because);
+                rows[i].Scores.Should().Equal(expected.Take(k).Select(x => x.Score), (a, b) => Math.Abs(a - b) <= 1e-5, because);
+            }
+        }
+
+        ShouldMatch(await Run("all", 2), 3, "no --top-k: every label (2 shards)");
+        ShouldMatch(await Run("top-all", 1, "--top-k", "all"), 3, "--top-k all");
+        ShouldMatch(await Run("top-2", 1, "--top-k", "2"), 2, "--top-k 2");
+
+        var normal = CliRunner.Run(weights, work, "classify", "--model", model, "--json", "--top-k", "2", texts[1]);
+        normal.ExitCode.Should().Be(0, normal.ToString());
+        JsonNode.Parse(normal.Stdout)!.AsArray().Select(d => (string)d!["label"]!).Should().Equal(oracle[1].Take(2).Select(x => x.Label), "the normal command's --top-k 2");
+
+        var changed = CliRunner.Run(weights, work, "classify", "--model", model, "--input", input, "--output", "top-2/", "--chunk-size", "2", "--top-k", "1");
+        changed.ExitCode.Should().Be(1, changed.ToString());
+        changed.Stderr.Should().Contain("another job").And.Contain("top-k\":\"1\"", "the top-k is one of the job's settings (the CLI names it as the option)");
+
+        var badK = CliRunner.Run(weights, work, "classify", "--model", model, "--input", input, "--output", "bad/", "--top-k", "0");
+        badK.ExitCode.Should().Be(2, badK.ToString());
+        badK.Stderr.Should().Contain("--top-k must be a number >= 1 or 'all', got '0'");
+        var json = CliRunner.Run(weights, work, "classify", "--model", model, "--input", input, "--output", "json/", "--json");
+        json.ExitCode.Should().Be(2, json.ToString());
+        json.StderrLines.Should().ContainSingle().Which.Should().StartWith("torchbert: error: --json does not apply to a corpus job");
+        Directory.Exists(Path.Combine(work, "bad")).Should().BeFalse();
+        Directory.Exists(Path.Combine(work, "json")).Should().BeFalse();
     }
 
     [Fact]

@@ -124,6 +124,29 @@ public sealed class EmbeddingGeneratorTests(StFolders st) : IClassFixture<StFold
         await tooMany.Should().ThrowAsync<ArgumentException>().WithMessage("*64*more than the model's 32*");
     }
 
+    /// <summary>
+    /// A folder without a Normalize module: sentence-transformers' <c>truncate_dim</c> only cuts, so Dimensions = 8 is the
+    /// first 8 values of the full vector, unchanged and not unit length. Oracle: ST's mean pooling on HF's recorded hidden
+    /// state, and its prefix.
+    /// </summary>
+    [Fact]
+    public async Task Dimensions_on_a_folder_that_does_not_normalize_keep_the_full_vectors_prefix_unchanged()
+    {
+        var dir = st.StFolder(StFolders.PoolingConfig("pooling_mode_mean_tokens"), normalize: false);
+        using var generator = TorchBertEmbeddingGenerator.FromPretrained(dir, new TorchBertEmbeddingGeneratorOptions { Pipeline = new PipelineOptions { Device = CPU } });
+        var full = await generator.GenerateAsync(Texts);
+        var cut = await generator.GenerateAsync(Texts, new EmbeddingGenerationOptions { Dimensions = 8 });
+        for (int i = 0; i < 2; i++)
+        {
+            var oracle = StFolders.Pool("pooling_mode_mean_tokens", st.Hidden[i]);
+            StFolders.Close(full[i].Vector.ToArray(), oracle, Tol, $"row {i + 1}: the full vector, not normalized");
+            cut[i].Dimensions.Should().Be(8);
+            StFolders.Close(cut[i].Vector.ToArray(), oracle[..8], Tol, $"row {i + 1}: the first 8 values of the full vector");
+            cut[i].Vector.ToArray().Should().Equal(full[i].Vector.ToArray()[..8], (a, b) => Math.Abs(a - b) <= 1e-6, "the prefix, unchanged");
+            Math.Sqrt(oracle[..8].Sum(x => x * x)).Should().NotBeApproximately(1.0, 0.05, "the prefix is not unit length, so a re-normalization would show");
+        }
+    }
+
     [Fact]
     public async Task Prompt_name_comes_through_additional_properties()
     {

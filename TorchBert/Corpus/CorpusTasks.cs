@@ -25,11 +25,34 @@ public interface ICorpusTask
 
 /// <summary>
 /// Sentence embeddings of a corpus (<see cref="SentenceEmbeddingPipeline"/>). Parquet columns: <c>id</c> (string),
-/// <c>index</c> (int64, the record's position in the corpus), <c>embedding</c> (list&lt;float&gt;). The pipeline is
-/// borrowed: its owner disposes it.
+/// <c>index</c> (int64, the record's position in the corpus), <c>embedding</c> (list&lt;float&gt;). Every chunk is
+/// embedded with <see cref="Parameters"/> (prompt, prompt name, dimensions), so the vectors are the pipeline's
+/// <c>Run(texts, parameters)</c>. The pipeline is borrowed: its owner disposes it.
 /// </summary>
-public sealed class EmbeddingCorpusTask(SentenceEmbeddingPipeline pipeline) : ICorpusTask
+public sealed class EmbeddingCorpusTask : ICorpusTask
 {
+    private readonly SentenceEmbeddingPipeline pipeline;
+    private readonly string? prompt;
+
+    /// <summary>
+    /// A task that embeds with <paramref name="pipeline"/> and <paramref name="parameters"/> (null = the defaults: the model's
+    /// default prompt, full dimensions). An unknown prompt name or bad dimensions throw <see cref="ArgumentException"/> here,
+    /// before any work.
+    /// </summary>
+    public EmbeddingCorpusTask(SentenceEmbeddingPipeline pipeline, SentenceEmbeddingParameters? parameters = null)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        parameters ??= SentenceEmbeddingParameters.Default;
+        if (parameters.Dimensions is { } d && (d < 1 || d > pipeline.EmbeddingDimension))
+            throw new ArgumentException(d < 1 ? $"dimensions must be >= 1, got {d}" : $"dimensions {d} is more than the model's {pipeline.EmbeddingDimension}", nameof(parameters));
+        this.pipeline = pipeline;
+        Parameters = parameters;
+        prompt = pipeline.Config.ResolvePrompt(parameters.PromptName, parameters.Prompt);   // throws for an unknown name
+    }
+
+    /// <summary>The per-call options every chunk is embedded with.</summary>
+    public SentenceEmbeddingParameters Parameters { get; }
+
     /// <inheritdoc/>
     public string Name => pipeline.TaskName;
 
@@ -41,12 +64,14 @@ public sealed class EmbeddingCorpusTask(SentenceEmbeddingPipeline pipeline) : IC
         ["max_seq_length"] = pipeline.MaxSeqLength.ToString(CultureInfo.InvariantCulture),
         ["hidden_size"] = pipeline.Model.Config.HiddenSize.ToString(CultureInfo.InvariantCulture),
         ["dtype"] = pipeline.Options.DType?.ToString() ?? "Float32",
+        ["prompt"] = prompt ?? "",                                                   // the prompt actually prepended ("" = none)
+        ["dimensions"] = (Parameters.Dimensions ?? pipeline.EmbeddingDimension).ToString(CultureInfo.InvariantCulture),
     };
 
     /// <inheritdoc/>
     public async Task WriteChunkAsync(IReadOnlyList<CorpusRecord> records, Stream output, CancellationToken cancellationToken)
     {
-        var vectors = pipeline.Run(records.Select(r => r.Text).ToList());
+        var vectors = pipeline.Run(records.Select(r => r.Text).ToList(), Parameters, cancellationToken);
         var rows = records.Select((r, i) => new EmbeddingRow { Id = r.Id, Index = r.Index, Embedding = vectors[i] }).ToList();
         await ParquetSerializer.SerializeAsync(rows, output, null, CorpusParquet.Metadata(this), cancellationToken);
     }
@@ -64,12 +89,32 @@ public sealed class EmbeddingCorpusTask(SentenceEmbeddingPipeline pipeline) : IC
 }
 
 /// <summary>
-/// Text classification of a corpus (<see cref="TextClassificationPipeline"/>, every label scored). Parquet columns:
-/// <c>id</c>, <c>index</c>, <c>label</c> and <c>score</c> (the best label, HF's default output), <c>labels</c> and
-/// <c>scores</c> (all labels, best first: HF's <c>top_k=None</c>). The pipeline is borrowed: its owner disposes it.
+/// Text classification of a corpus (<see cref="TextClassificationPipeline"/>). Parquet columns: <c>id</c>, <c>index</c>,
+/// <c>label</c> and <c>score</c> (the best label, HF's default output), <c>labels</c> and <c>scores</c> (the
+/// <see cref="TopK"/> best labels, best first, as HF's <c>top_k=k</c>; every label when null, HF's <c>top_k=None</c>).
+/// The pipeline is borrowed: its owner disposes it.
 /// </summary>
-public sealed class ClassificationCorpusTask(TextClassificationPipeline pipeline, ClassificationFunction? function = null) : ICorpusTask
+public sealed class ClassificationCorpusTask : ICorpusTask
 {
+    private readonly TextClassificationPipeline pipeline;
+    private readonly ClassificationFunction? function;
+
+    /// <summary>
+    /// A task that classifies with <paramref name="pipeline"/>, <paramref name="function"/> (null = the model's default) and
+    /// <paramref name="topK"/> labels per record in <c>labels</c>/<c>scores</c> (null = every label; &lt; 1 throws).
+    /// </summary>
+    public ClassificationCorpusTask(TextClassificationPipeline pipeline, ClassificationFunction? function = null, int? topK = null)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        if (topK is < 1) throw new ArgumentOutOfRangeException(nameof(topK), topK, $"top_k must be >= 1 (null = every label), got {topK}");
+        this.pipeline = pipeline;
+        this.function = function;
+        TopK = topK;
+    }
+
+    /// <summary>Labels per record in the <c>labels</c>/<c>scores</c> columns, best first (null = every label).</summary>
+    public int? TopK { get; }
+
     /// <inheritdoc/>
     public string Name => pipeline.TaskName;
 
@@ -82,12 +127,13 @@ public sealed class ClassificationCorpusTask(TextClassificationPipeline pipeline
         ["truncation"] = pipeline.Options.Truncation?.ToString().ToLowerInvariant() ?? "default",
         ["max_length"] = pipeline.MaxLength.ToString(CultureInfo.InvariantCulture),
         ["dtype"] = pipeline.Options.DType?.ToString() ?? "Float32",
+        ["top_k"] = TopK?.ToString(CultureInfo.InvariantCulture) ?? "all",
     };
 
     /// <inheritdoc/>
     public async Task WriteChunkAsync(IReadOnlyList<CorpusRecord> records, Stream output, CancellationToken cancellationToken)
     {
-        var results = pipeline.Run(records.Select(r => new TextPair(r.Text)).ToList(), new TextClassificationParams { TopK = null, Function = function });
+        var results = pipeline.Run(records.Select(r => new TextPair(r.Text)).ToList(), new TextClassificationParams { TopK = TopK, Function = function }, cancellationToken);
         var rows = records.Select((r, i) => new ClassificationRow
         {
             Id = r.Id, Index = r.Index,
@@ -108,7 +154,7 @@ public sealed class ClassificationCorpusTask(TextClassificationPipeline pipeline
         [JsonPropertyName("label"), ParquetRequired] public string Label { get; set; } = "";
         /// <summary>The best label's score.</summary>
         [JsonPropertyName("score")] public double Score { get; set; }
-        /// <summary>Every label, best first.</summary>
+        /// <summary>The top-k labels (every label by default), best first.</summary>
         [JsonPropertyName("labels")] public string[] Labels { get; set; } = [];
         /// <summary>Their scores, in the same order.</summary>
         [JsonPropertyName("scores")] public double[] Scores { get; set; } = [];

@@ -24,8 +24,10 @@ public sealed class TorchBertEmbeddingGeneratorOptions
 /// <see cref="SentenceEmbeddingPipeline"/>: one vector per text, computed as sentence-transformers' <c>encode</c>
 /// (the model folder's pooling, normalization and prompts). Texts are batched (<see cref="PipelineOptions.BatchSize"/>
 /// per forward); calls from several threads are safe (the pipeline runs one forward at a time).
-/// <see cref="EmbeddingGenerationOptions.Dimensions"/> keeps the first N dimensions and re-normalizes (sentence-transformers'
-/// <c>truncate_dim</c>); <c>AdditionalProperties["prompt_name"]</c> picks one of the model's prompts and
+/// <see cref="EmbeddingGenerationOptions.Dimensions"/> keeps the first N dimensions (sentence-transformers' <c>truncate_dim</c>);
+/// the cut vector is L2-normalized again only when the model normalizes (a Normalize module, or
+/// <see cref="SentenceEmbeddingOptions.Normalize"/>), so a normalizing model still gives unit vectors and any other gives
+/// the full vector's first N values unchanged. <c>AdditionalProperties["prompt_name"]</c> picks one of the model's prompts and
 /// <c>AdditionalProperties["prompt"]</c> gives a literal one. <see cref="GeneratedEmbeddings{T}.Usage"/> counts the input
 /// tokens. The cancellation token is checked between batches: a cancelled call throws
 /// <see cref="OperationCanceledException"/> and returns nothing.

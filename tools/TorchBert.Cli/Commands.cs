@@ -98,10 +98,11 @@ internal static class Commands
             if (corpus.Requested(p, p.GetValue(o.Output)))
             {
                 if (p.GetValue(texts)!.Length > 0) throw new UsageException("a corpus job reads its texts from --input (no texts on the command line)");
+                CorpusOptions.Refuse(p, o.Json);
                 var jobOptions = o.Pipeline(p);   // option errors before the default model's first-use import
                 var name = Cli.ModelOrDefault(p.GetValue(o.Model));
                 using var job = SentenceEmbeddingPipeline.FromPretrained(name, jobOptions, overrides);
-                return corpus.Run(p, new Corpus.EmbeddingCorpusTask(job), p.GetValue(o.Input), p.GetValue(o.Output), name);
+                return corpus.Run(p, new Corpus.EmbeddingCorpusTask(job, parameters), p.GetValue(o.Input), p.GetValue(o.Output), name);
             }
             o.CheckOutput(p);
             var inputs = JsonLines.Inputs(p, o, p.GetValue(texts)!, n => NonEmpty(JsonLines.Str(n, "text")), "texts");

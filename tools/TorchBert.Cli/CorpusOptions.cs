@@ -21,6 +21,17 @@ internal sealed class CorpusOptions
         p.GetValue(ShardOption) is not null
         || output is not null && (output.EndsWith('/') || output.EndsWith(Path.DirectorySeparatorChar) || Directory.Exists(output));
 
+    /// <summary>
+    /// Options of the command that have no meaning in a corpus job (e.g. --json: the job writes Parquet parts): each one
+    /// given is a usage error rather than silently ignored.
+    /// </summary>
+    public static void Refuse(ParseResult p, params Option[] options)
+    {
+        foreach (var option in options)
+            if (p.GetResult(option) is { Implicit: false })
+                throw new UsageException($"{option.Name} does not apply to a corpus job (it writes Parquet parts to the --output folder)");
+    }
+
     /// <summary>Runs the job with <paramref name="task"/>; progress lines on stderr; exit code 0.</summary>
     public int Run(ParseResult p, ICorpusTask task, string? input, string? output, string model)
     {

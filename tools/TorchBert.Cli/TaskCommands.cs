@@ -49,8 +49,10 @@ internal static class TaskCommands
             if (corpus.Requested(p, p.GetValue(o.Output)))
             {
                 if (p.GetValue(texts)!.Length > 0 || second is not null) throw new UsageException("a corpus job reads its texts from --input (no texts or --pair on the command line)");
+                CorpusOptions.Refuse(p, o.Json);
                 using var job = TextClassificationPipeline.FromPretrained(p.GetValue(o.Model)!, o.Pipeline(p));
-                return corpus.Run(p, new Corpus.ClassificationCorpusTask(job, f), p.GetValue(o.Input), p.GetValue(o.Output), p.GetValue(o.Model)!);
+                // labels/scores: the --top-k best (every label without it); label/score: the best, the output without --top-k
+                return corpus.Run(p, new Corpus.ClassificationCorpusTask(job, f, k is null ? null : top), p.GetValue(o.Input), p.GetValue(o.Output), p.GetValue(o.Model)!);
             }
             if (second is not null) Cli.CheckTexts([second], "--pair text");
             Cli.CheckTexts(p.GetValue(texts)!);
