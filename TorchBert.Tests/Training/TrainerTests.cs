@@ -105,6 +105,30 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void ResumingFromAMissingOrDamagedCheckpointIsACheckpointExceptionNamingIt()
+    {
+        using var model = Model();
+        var args = Args("damaged", maxSteps: 3);
+        using (var trainer = new Trainer(args, new SequenceClassificationTask(model, null), Data())) trainer.Train();
+        var checkpoint = Path.Combine(args.OutputDir, "checkpoint-3");
+        using var fresh = Model();
+        using var resumed = new Trainer(args, new SequenceClassificationTask(fresh, null), Data());
+
+        // One exception base for hosts (issue 21): every way a resume can fail is a CheckpointException : TorchBertException.
+        var missing = Path.Combine(_root, "no-such-checkpoint");
+        FluentActions.Invoking(() => resumed.Train(missing)).Should().Throw<CheckpointException>().WithMessage($"{missing}*");
+        File.WriteAllText(Path.Combine(checkpoint, "scheduler.json"), "{ not json");
+        FluentActions.Invoking(() => resumed.Train(checkpoint)).Should().Throw<CheckpointException>()
+            .Which.Message.Should().StartWith(checkpoint).And.Contain("scheduler.json").And.NotContain("\n");
+        File.Delete(Path.Combine(checkpoint, "optimizer.safetensors"));
+        FluentActions.Invoking(() => resumed.Train(checkpoint)).Should().Throw<TorchBertException>().WithMessage("*no optimizer.safetensors*");
+        var empty = Path.Combine(_root, "empty-output");
+        Directory.CreateDirectory(empty);
+        using var other = new Trainer(Args("empty-output"), new SequenceClassificationTask(fresh, null), Data());
+        FluentActions.Invoking(() => other.Train("latest")).Should().Throw<CheckpointException>().WithMessage("*no checkpoint-N folder to resume from");
+    }
+
+    [Fact]
     public void SaveTotalLimitKeepsTheNewestAndTheBest()
     {
         using var model = Model();

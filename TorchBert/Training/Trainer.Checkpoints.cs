@@ -124,6 +124,20 @@ public sealed partial class Trainer
         Pretrained.LoadWeights(Model, reader);
     }
 
+    /// <summary>A checkpoint's JSON file as an object; a missing, unreadable or malformed file is named in the error.</summary>
+    private static JsonObject ReadJsonObject(string path)
+    {
+        if (!File.Exists(path)) throw new IOException($"{path}: not found (not a complete checkpoint)");
+        try
+        {
+            return JsonNode.Parse(Utf8TextFile.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidDataException($"{path}: not valid JSON ({e.Message})", e);
+        }
+    }
+
     /// <summary>Restores model, optimizer, scheduler, RNG and trainer state from a checkpoint folder.</summary>
     private void LoadCheckpoint(string dir)
     {
@@ -144,8 +158,7 @@ public sealed partial class Trainer
         }
 
         var schedulerPath = Path.Combine(dir, "scheduler.json");
-        var scheduler = JsonNode.Parse(File.ReadAllText(schedulerPath)) as JsonObject
-                        ?? throw new InvalidDataException($"{schedulerPath}: not a JSON object");
+        var scheduler = ReadJsonObject(schedulerPath);
         _schedule!.LastEpoch = scheduler["last_epoch"]?.GetValue<int>() ?? throw new InvalidDataException($"{schedulerPath}: no last_epoch");
 
         var rngPath = Path.Combine(dir, "rng_state.safetensors");
@@ -156,7 +169,7 @@ public sealed partial class Trainer
             random.set_rng_state(state);
         }
 
-        var json = JsonNode.Parse(File.ReadAllText(statePath)) as JsonObject ?? throw new InvalidDataException($"{statePath}: not a JSON object");
+        var json = ReadJsonObject(statePath);
         GlobalStep = json["global_step"]?.GetValue<int>() ?? throw new InvalidDataException($"{statePath}: no global_step");
         Epoch = json["epoch"]?.GetValue<double>() ?? 0;
         BestMetric = json["best_metric"]?.GetValue<double>();

@@ -122,8 +122,14 @@ public sealed partial class Trainer : IDisposable
         if (resumeFromCheckpoint is not null)
         {
             var dir = resumeFromCheckpoint == "latest" ? LatestCheckpoint(Args.OutputDir)
-                ?? throw new IOException($"{Args.OutputDir}: no checkpoint-N folder to resume from") : resumeFromCheckpoint;
-            LoadCheckpoint(dir);
+                ?? throw new CheckpointException($"{Args.OutputDir}: no checkpoint-N folder to resume from") : resumeFromCheckpoint;
+            try { LoadCheckpoint(dir); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or System.Text.Json.JsonException
+                                      or InvalidOperationException or FormatException)
+            {
+                // A missing or damaged checkpoint is an input error like any other: the library's one exception base.
+                throw new CheckpointException(e.Message.StartsWith(dir, StringComparison.Ordinal) ? e.Message : $"{dir}: cannot resume: {e.Message}", e);
+            }
             Message?.Invoke($"resumed from {dir} at step {GlobalStep}");
         }
         OpenLog();
