@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using TorchBert.Checkpoints;
 using TorchBert.Modeling;
 using TorchBert.Tests.Support;
 using TorchBert.Tokenization;
