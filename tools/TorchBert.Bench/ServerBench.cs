@@ -56,7 +56,7 @@ public sealed class ServerBench(BenchOptions options, Report report, string mode
 
         // 1b. sustained load on this one server: the same mixed load round after round, memory after each round.
         // "Flat" = what the first round leaves (connection buffers, arenas, GC heap at this concurrency) does not keep growing.
-        var sustained = quick ? 5 : 10;
+        var sustained = int.TryParse(Environment.GetEnvironmentVariable("BENCH_SUSTAINED_ROUNDS"), out var sr) ? sr : quick ? 5 : 10;
         var series = new List<Memory>();
         var served = 0L;
         for (var r = 0; r < sustained; r++)
@@ -68,7 +68,8 @@ public sealed class ServerBench(BenchOptions options, Report report, string mode
         var growth = (series[^1].WorkingSet - series[0].WorkingSet) / 1e6;
         var growthPrivate = (series[^1].Private - series[0].Private) / 1e6;
         report.Line($"  sustained load, one server, c=32 mixed/short alternating, {sustained} rounds of {window.TotalSeconds:F0} s ({served} requests): working set after each round (MB) " +
-            string.Join(" ", series.Select(m => $"{m.WorkingSet / 1e6:F0}")) + "; private " + string.Join(" ", series.Select(m => $"{m.Private / 1e6:F0}")));
+            string.Join(" ", series.Select(m => $"{m.WorkingSet / 1e6:F0}")) + "; private " + string.Join(" ", series.Select(m => $"{m.Private / 1e6:F0}"))
+            + "; managed heap " + string.Join(" ", series.Select(m => $"{m.ManagedHeap / 1e6:F0}")));
         report.Line($"    growth from round 1 to round {sustained}: working set {growth:+0;-0} MB, private {growthPrivate:+0;-0} MB");
         ratios["server_memory_growth_after_round1_mb"] = growth;
         mem["sustained_rounds"] = new JsonArray([.. series.Select(m => (JsonNode?)m.ToJson())]);
@@ -208,15 +209,15 @@ public sealed class ServerBench(BenchOptions options, Report report, string mode
     }
 
     /// <summary>This process's working set and private bytes.</summary>
-    private readonly record struct Memory(long WorkingSet, long Private, long PeakWorkingSet)
+    private readonly record struct Memory(long WorkingSet, long Private, long PeakWorkingSet, long ManagedHeap)
     {
         public static Memory Now()
         {
             using var self = Process.GetCurrentProcess();
-            return new Memory(self.WorkingSet64, self.PrivateMemorySize64, Machine.ProcStatus("VmHWM"));
+            return new Memory(self.WorkingSet64, self.PrivateMemorySize64, Machine.ProcStatus("VmHWM"), GC.GetGCMemoryInfo().HeapSizeBytes);
         }
 
-        public JsonObject ToJson() => new() { ["working_set_bytes"] = WorkingSet, ["private_bytes"] = Private, ["peak_working_set_bytes"] = PeakWorkingSet };
+        public JsonObject ToJson() => new() { ["working_set_bytes"] = WorkingSet, ["private_bytes"] = Private, ["peak_working_set_bytes"] = PeakWorkingSet, ["managed_heap_bytes"] = ManagedHeap };
 
         public override string ToString() => $"WS {WorkingSet / 1e6:F0} MB / private {Private / 1e6:F0} MB";
     }
