@@ -151,18 +151,10 @@ public sealed class CliUsageTests(CliFixture f) : IClassFixture<CliFixture>
         var commands = CommandsIn(help);
         commands.Should().Contain(["fill-mask", "embed", "similarity", "tokenize", "inspect", "forward", "convert", "train", "evaluate", "plot",
             "download", "cache", "classify", "ner", "qa", "zero-shot"]);
-        var docs = string.Concat(Directory.GetFiles(Path.Combine(RepoRoot(), "docs"), "*.md").Select(File.ReadAllText));
+        var docs = string.Concat(Directory.GetFiles(Path.Combine(RepoPaths.Root(), "docs"), "*.md").Select(File.ReadAllText));
         foreach (var c in commands) docs.Should().Contain($"torchbert {c}", $"docs/ documents '{c}'");
         help.Should().MatchRegex(@"tokenize <text> <pair> +HF tokenizer output .*\(PAIR is optional\)", "the pair is optional");
         Ok("tokenize", "--help").Stdout.Should().Contain("tokenize <text> [<pair>]", "the pair is optional");
-    }
-
-    /// <summary>The checkout the tests were built from (the folder holding TorchBert.sln above the test binaries).</summary>
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "TorchBert.sln"))) return d.FullName;
-        throw new InvalidOperationException("TorchBert.sln not found above " + AppContext.BaseDirectory);
     }
 
     [Fact]

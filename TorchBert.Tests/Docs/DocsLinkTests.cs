@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using TorchBert.Tests.Support;
 
 namespace TorchBert.Tests.Docs;
 
@@ -13,13 +14,6 @@ public sealed partial class DocsLinkTests
 
     [GeneratedRegex(@"[^\p{L}\p{N}\- _]")]
     private static partial Regex NotSlug();
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "TorchBert.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"no TorchBert.sln above {AppContext.BaseDirectory}");
-    }
 
     /// <summary>GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered.</summary>
     internal static HashSet<string> Anchors(string markdown)
@@ -60,7 +54,7 @@ public sealed partial class DocsLinkTests
     [Fact]
     public void Every_relative_link_of_the_readme_and_docs_resolves()
     {
-        var root = RepoRoot();
+        var root = RepoPaths.Root();
         var files = new[] { Path.Combine(root, "README.md") }
             .Concat(Directory.EnumerateFiles(Path.Combine(root, "docs"), "*.md", SearchOption.AllDirectories)).ToList();
         var broken = new List<string>();

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using TorchBert.Tests.Cli;
+using TorchBert.Tests.Support;
 
 namespace TorchBert.Tests.Packaging;
 
@@ -11,18 +12,6 @@ namespace TorchBert.Tests.Packaging;
 /// </summary>
 public sealed class NoticesTests
 {
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "TorchBert.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"no TorchBert.sln above {AppContext.BaseDirectory}");
-    }
-
-    private static string GlobalPackagesFolder() =>
-        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p
-            ? p
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-
     /// <summary>The packages (id → version) whose files the CLI's build copies next to it.</summary>
     private static Dictionary<string, string> ShippedPackages()
     {
@@ -44,7 +33,7 @@ public sealed class NoticesTests
         var shipped = ShippedPackages();
         shipped.Keys.Should().Contain(["TorchSharp", "SkiaSharp", "HarfBuzzSharp", "ScottPlot", "Parquet.Net"], "the deps file lists the tool's packages");
         shipped.Keys.Should().Contain(k => k.StartsWith("libtorch-cpu-", StringComparison.Ordinal));
-        var notices = File.ReadAllText(Path.Combine(RepoRoot(), "THIRD-PARTY-NOTICES.md"));
+        var notices = File.ReadAllText(Path.Combine(RepoPaths.Root(), "THIRD-PARTY-NOTICES.md"));
         var named = Regex.Matches(notices, "`([^`]+)`").Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
         shipped.Keys.Where(id => !named.Contains(id)).Should().BeEmpty("THIRD-PARTY-NOTICES.md names (in `backticks`) every package whose files the torchbert tool redistributes");
     }
@@ -52,9 +41,9 @@ public sealed class NoticesTests
     [Fact]
     public void The_packed_licence_files_are_those_of_the_restored_packages()
     {
-        var repo = RepoRoot();
+        var repo = RepoPaths.Root();
         var shipped = ShippedPackages();
-        var packages = GlobalPackagesFolder();
+        var packages = RepoPaths.GlobalPackagesFolder();
         var torchSharp = shipped["TorchSharp"];
         Lf(Path.Combine(repo, "licenses", "LICENSE-LIBTORCH.txt")).Should().Be(
             Lf(Path.Combine(packages, "torchsharp-cpu", torchSharp, "LICENSE-LIBTORCH.txt")), $"TorchSharp-cpu {torchSharp}'s LICENSE-LIBTORCH.txt");

@@ -28,12 +28,12 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
     [Fact]
     public void Packed_library_and_tool_install_and_run_outside_the_repository()
     {
-        var repo = RepoRoot();
+        var repo = RepoPaths.Root();
         var rid = RuntimeInformation.RuntimeIdentifier;
         rid.Should().BeOneOf(["linux-x64", "win-x64", "osx-arm64"], "the tool is packed for the platforms TorchSharp-cpu ships libtorch for");
         var version = $"1.0.0-ci.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         var work = Directory.CreateTempSubdirectory("torchbert-consumer-").FullName;
-        var packages = GlobalPackagesFolder();
+        var packages = RepoPaths.GlobalPackagesFolder();
         var clock = Stopwatch.StartNew();
         try
         {
@@ -160,18 +160,6 @@ public sealed class PackageConsumerTests(ITestOutputHelper output)
     }
 
     private void Log(string line) => output.WriteLine(line);
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "TorchBert.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"no TorchBert.sln above {AppContext.BaseDirectory}");
-    }
-
-    private static string GlobalPackagesFolder() =>
-        Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } p
-            ? p
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
 
     /// <summary>The repository's files (git's tracked and untracked-but-not-ignored; no bin/obj) copied to <paramref name="to"/>.</summary>
     private void CopySources(string repo, string to)
