@@ -75,4 +75,21 @@ public sealed class DockerfileTests
         volumes.Should().Contain(v => env["HF_HOME"].StartsWith(v + "/"), "HF_HOME lives on a volume");
         env["TMPDIR"].Should().Be("/tmp");
     }
+    [Theory, MemberData(nameof(Files))]
+    public void The_baked_stage_serves_offline_the_model_and_revision_its_download_stage_fetched(string file, string _)
+    {
+        // torchbert serve reads MODEL_ID and REVISION (TEI's variables, ServerOptions.FromEnvironment); offline, a revision
+        // other than the one downloaded has no ref in the cache, so both must reach the server as the download used them.
+        var all = Load(file);
+        var download = all.Single(i => i.Keyword == "FROM" && i.StageName == "download").Stage;
+        var baked = all.Single(i => i.Keyword == "FROM" && i.StageName == "baked").Stage;
+        string Arg(int stage, string name) => all.Single(i => i.Stage == stage && i.Keyword == "ARG" && i.Arguments.Trim().StartsWith(name + "=")).Arguments.Trim();
+        Arg(baked, "MODEL").Should().Be(Arg(download, "MODEL"), "the same default model");
+        Arg(baked, "REVISION").Should().Be(Arg(download, "REVISION"), "the same default revision");
+        all.Single(i => i.Stage == download && i.Keyword == "RUN").Arguments.Should().Contain("download \"${MODEL}\" --revision \"${REVISION}\"");
+        var env = string.Join(' ', all.Where(i => i.Stage == baked && i.Keyword == "ENV").Select(i => i.Arguments));
+        env.Should().Contain("MODEL_ID=${MODEL}").And.Contain("REVISION=${REVISION}").And.Contain("HF_HUB_OFFLINE=1");
+        var copy = all.Single(i => i.Stage == baked && i.Keyword == "COPY" && i.Arguments.Contains("--from=download")).Arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        env.Should().Contain($"HF_HUB_CACHE={copy[^1]}", "the server's Hub cache is the copied one");
+    }
 }
