@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace TorchBert.Modeling;
@@ -54,11 +55,13 @@ public static class InferenceFastPath
 internal static class FastPathLog
 {
     private static readonly object NoLogger = new();
-    private static readonly ConcurrentDictionary<(object Logger, string Message), byte> Seen = new();
+
+    // The notes each logger has heard, held weakly: a logger (and what it references) is not kept alive by this table.
+    private static readonly ConditionalWeakTable<object, ConcurrentDictionary<string, byte>> Seen = new();
 
     public static void Write(string message, ILogger? logger = null, LogLevel level = LogLevel.Information)
     {
-        if (!Seen.TryAdd((logger ?? NoLogger, message), 0)) return;
+        if (!Seen.GetOrCreateValue(logger ?? NoLogger).TryAdd(message, 0)) return;
         if (logger is not null) logger.Log(level, "{FastPathNote}", message);
         else if (InferenceFastPath.Log is { } log) log("torchbert: " + message);
         else Trace.TraceInformation("torchbert: " + message);
