@@ -271,4 +271,46 @@ public sealed class InferenceFastPathTests : IDisposable
         zip.Entries.Select(x => x.FullName).Should().BeEquivalentTo("archive/data.pkl", "archive/code/__torch__.py", "archive/constants.pkl", "archive/version");
         zip.Entries.Should().OnlyContain(x => x.CompressedLength == x.Length, "records are stored uncompressed, as torch.jit.save writes them");
     }
+
+    [Fact]
+    public void Row_buckets_keep_every_count_to_64_then_eight_per_octave_with_at_most_an_eighth_of_padding()
+    {
+        for (long rows = 0; rows <= RowBuckets.Exact; rows++) RowBuckets.Of(rows).Should().Be(rows);
+        var buckets = new HashSet<long>();
+        for (long rows = RowBuckets.Exact + 1; rows <= 1 << 15; rows++)
+        {
+            var bucket = RowBuckets.Of(rows);
+            bucket.Should().BeGreaterThanOrEqualTo(rows);
+            (8 * (bucket - rows)).Should().BeLessThan(bucket, $"{rows} rows pad to {bucket}: less than an eighth is padding");
+            RowBuckets.Of(bucket).Should().Be(bucket, "a bucket is its own bucket");
+            buckets.Add(bucket);
+        }
+        buckets.Should().HaveCount(8 * 9, "eight sizes per octave from 64 to 32768 (9 octaves)");
+        RowBuckets.Of(68).Should().Be(72);
+        RowBuckets.Of(123).Should().Be(128);
+        RowBuckets.Of(550).Should().Be(576);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Row_counts_padded_up_to_their_bucket_give_the_eager_numbers(bool padded)
+    {
+        using var fast = (BertForMaskedLM)Load("tiny-bert-mlm");
+        using var eager = (BertForMaskedLM)Load("tiny-bert-mlm");
+        eager.UseFastPath = false;
+        using var mode = inference_mode();
+        using var scope = NewDisposeScope();
+        // 3 × 41 = 123 rows unpadded (bucket 128); with the mask, 41 + 17 + 10 = 68 real tokens packed (bucket 72).
+        var ids = randint(1000, 30000, [3, 41], generator: new Generator(7, device: CPU));
+        var lengths = new long[] { 41, 17, 10 };
+        var mask = padded ? arange(41).unsqueeze(0).lt(tensor(lengths).unsqueeze(1)).to(int64) : null;
+        (padded ? lengths.Sum() : 3 * 41).Should().Be(padded ? 68 : 123, "row counts that are not buckets");
+        var got = fast.forward(ids, mask, outputHiddenStates: true, skipPadding: true);
+        var want = eager.forward(ids, mask, outputHiddenStates: true, skipPadding: true);
+        if (ExpectAvailable) EncoderGroups(fast).Should().OnlyContain(g => g.IsPacked, "the products ran on oneDNN");
+        var real = (mask ?? ones(3, 41, dtype: int64)).unsqueeze(-1).to(float32);
+        TensorAssert.Close(got.HiddenStates![^1] * real, want.HiddenStates![^1] * real, Fp32Tol, "last hidden state on real tokens");
+        TensorAssert.Close(got.Logits * real, want.Logits * real, Fp32Tol * Math.Max(1.0, want.Logits.abs().max().item<float>()), "logits on real tokens");
+    }
 }

@@ -96,7 +96,27 @@ internal sealed class FastLinears
     private Tensor Run(OneDnn ops, Tensor x, FusedActivation act, Tensor? residual)
     {
         var bias = linears.Length == 1 ? linears[0].bias! : groupBias!;
-        return residual is null ? ops.Linear(x, packed!, bias, act) : ops.LinearAdd(x, residual, packed!, bias);
+        var features = x.shape[^1];
+        var rows = x.numel() / Math.Max(features, 1);
+        var bucket = RowBuckets.Of(rows);
+        if (bucket == rows)
+            return residual is null ? ops.Linear(x, packed!, bias, act) : ops.LinearAdd(x, residual, packed!, bias);
+        // Padded up to the bucket (zero rows, their outputs dropped): oneDNN builds and caches one primitive per row
+        // count, so a server's ever-changing token counts would otherwise fill its cache with one primitive each.
+        using var scope = NewDisposeScope();
+        var y = residual is null
+            ? ops.Linear(PadRows(x, rows, bucket), packed!, bias, act)
+            : ops.LinearAdd(PadRows(x, rows, bucket), PadRows(residual, rows, bucket), packed!, bias);
+        long[] shape = [.. x.shape[..^1], y.shape[^1]];
+        return y.narrow(0, 0, rows).view(shape).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor PadRows(Tensor x, long rows, long bucket)
+    {
+        var padded = x.new_empty(bucket, x.shape[^1]);
+        padded.narrow(0, 0, rows).copy_(x.reshape(rows, x.shape[^1]));
+        padded.narrow(0, rows, bucket - rows).zero_();
+        return padded;
     }
 
     /// <summary>Packs the plain weights and releases them (write lock held).</summary>
@@ -180,5 +200,23 @@ internal sealed class FastLinears
         packed = null;
         groupBias?.Dispose();
         groupBias = null;
+    }
+}
+
+/// <summary>
+/// The row counts the fast path runs its products at: every count up to <see cref="Exact"/>, then eight per octave
+/// (at most 1/8 of padding rows, about 1/16 on average). oneDNN creates and keeps one primitive per problem shape, so
+/// bounding the distinct row counts bounds its cache's memory and lets a server's varied batches reuse primitives.
+/// </summary>
+internal static class RowBuckets
+{
+    public const long Exact = 64;
+
+    public static long Of(long rows)
+    {
+        if (rows <= Exact) return rows;
+        var octave = 1L << (63 - System.Numerics.BitOperations.LeadingZeroCount((ulong)(rows - 1))); // largest power of 2 < rows
+        var step = octave / 8;
+        return (rows + step - 1) / step * step;
     }
 }

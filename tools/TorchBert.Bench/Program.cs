@@ -104,6 +104,7 @@ try
     Console.WriteLine($"server_hung_requests={S("server_hung_requests", "F0")}");
     Console.WriteLine($"ratio_server_batching_vs_unbatched_c32={S("server_batching_vs_unbatched_c32")}");
     Console.WriteLine($"ratio_server_vs_inprocess_c32={S("server_vs_inprocess_c32")}");
+    Console.WriteLine($"ratio_inprocess_batch32_vs_batch1={S("inprocess_batch32_vs_batch1")} (batching's compute ceiling on this CPU)");
     Console.WriteLine($"server_memory_growth_after_round1_mb={S("server_memory_growth_after_round1_mb", "F0")} (working set, one server under sustained c=32 load)");
     return 0;
 }
