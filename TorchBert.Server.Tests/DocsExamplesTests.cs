@@ -5,7 +5,7 @@ using TorchBert.Server;
 
 namespace TorchBert.Server.Tests;
 
-/// <summary>Every curl line of docs/server.md, run against an in-process server (the model each route needs added as `model`).</summary>
+/// <summary>Every curl line of docs/server.md and of the README, run against an in-process server (the model each route needs added as `model`).</summary>
 public sealed partial class DocsExamplesTests(ServedModels m) : IClassFixture<ServedModels>
 {
     [GeneratedRegex(@"^curl -s localhost:8080(?<route>/[a-z0-9_/]*)(?: -H '[^']*' -d '(?<body>.*)')?$")]
@@ -17,14 +17,16 @@ public sealed partial class DocsExamplesTests(ServedModels m) : IClassFixture<Se
         ["/question_answering"] = "qa", ["/zero_shot"] = "nli",
     };
 
-    [Fact]
-    public async Task Every_route_of_the_docs_answers_its_curl_example()
+    [Theory]
+    [InlineData("docs/server.md")]
+    [InlineData("README.md")]
+    public async Task Every_route_of_the_docs_answers_its_curl_example(string page)
     {
-        var lines = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "docs", "server.md"))
+        var lines = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, page))
             .Select(l => Curl().Match(l)).Where(x => x.Success).ToList();
         var routes = lines.Select(x => x.Groups["route"].Value).ToHashSet();
         foreach (var route in typeof(ServerRoutes).GetFields().Select(f => (string)f.GetValue(null)!).Where(r => r is not (ServerRoutes.OpenApi or ServerRoutes.Docs)))
-            routes.Should().Contain(route, "docs/server.md has a curl line for each route");
+            routes.Should().Contain(route, $"{page} has a curl line for each route");
 
         await using var splade = await InProcess.StartAsync(new ServerOptions { Models = [new ModelSpec(TestModels.Mlm)], Pooling = "splade" });
         foreach (var line in lines)
