@@ -127,4 +127,21 @@ public sealed class HubLoadingTests : IDisposable
         cache.Scan().Select(r => r.RepoId).Should().Equal("org/from-python");
         ScanCacheDir.Problems(s.Cache).Should().BeEmpty();
     }
+
+    [Fact]
+    public void Marking_a_missing_file_another_client_holds_open_is_not_an_error()
+    {
+        var cache = new HubCache(s.Cache);
+        cache.MarkMissing("org/tiny", s.Commit, "special_tokens_map.json");
+        var marker = Directory.GetFiles(Path.Combine(s.RepoDir("org/tiny"), ".no_exist", s.Commit)).Should().ContainSingle().Subject;
+        // Another client in the middle of its own touch, holding the marker with an exclusive lock (.NET's default share).
+        using (File.Open(marker, FileMode.OpenOrCreate))
+        {
+            cache.MarkMissing("org/tiny", s.Commit, "special_tokens_map.json");
+            cache.IsKnownMissing("org/tiny", s.Commit, "special_tokens_map.json").Should().BeTrue();
+        }
+        // Marking twice in a row, and concurrently, leaves the one empty marker.
+        Parallel.For(0, 16, _ => cache.MarkMissing("org/tiny", s.Commit, "special_tokens_map.json"));
+        new FileInfo(marker).Length.Should().Be(0);
+    }
 }

@@ -76,12 +76,19 @@ public sealed class HubCache(string root)
     /// <summary>True when the cache records that the file does not exist at this commit.</summary>
     public bool IsKnownMissing(string repoId, string commit, string fileName) => File.Exists(NoExistPath(repoId, commit, fileName));
 
-    /// <summary>Touches <c>.no_exist/{commit}/{file}</c>.</summary>
+    /// <summary>
+    /// Touches <c>.no_exist/{commit}/{file}</c>. Several clients (threads or processes) may mark the same file at once:
+    /// the touch opens it shared, and a marker another client holds open already says what this one would.
+    /// </summary>
     public void MarkMissing(string repoId, string commit, string fileName)
     {
         var path = NoExistPath(repoId, commit, fileName);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        using (File.Open(path, FileMode.OpenOrCreate)) { }
+        try
+        {
+            using (new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 1)) { }
+        }
+        catch (IOException) when (File.Exists(path)) { } // held open (locked) by another client marking it too
     }
 
     /// <summary>
