@@ -23,8 +23,8 @@ public sealed class NewGELUActivation() : nn.Module<Tensor, Tensor>(nameof(NewGE
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var inner = (x + 0.044715 * x.pow(3.0)) * C;
-        return (0.5 * x * (1.0 + inner.tanh())).MoveToOuterDisposeScope();
+        var inner = x.Plus(KeptScalars.With(3.0, x.pow).Times(0.044715)).Times(C);
+        return x.Times(0.5).mul(inner.tanh().Plus(1.0)).MoveToOuterDisposeScope();
     }
 }
 

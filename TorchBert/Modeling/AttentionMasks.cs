@@ -14,7 +14,7 @@ public static class AttentionMasks
     {
         using var scope = NewDisposeScope();
         var m = mask.unsqueeze(1).unsqueeze(2).to(dtype);              // (B, 1, 1, T)
-        return ((1.0 - m) * finfo(dtype).min).MoveToOuterDisposeScope();
+        return m.OneMinus().Times(finfo(dtype).min).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -26,7 +26,7 @@ public static class AttentionMasks
     {
         if (mask.device_type != TorchSharp.DeviceType.CPU) return false;
         if (HostValues.AllOnes(mask) is { } allOnes) return allOnes; // contiguous int64/int32/bool/float32: read in place
-        using var keep = mask.eq(1);
+        using var keep = mask.eq(KeptScalars.One);
         using var all = keep.all();
         return all.item<bool>();
     }

@@ -45,12 +45,12 @@ public sealed class BertEmbeddings : nn.Module
     {
         using var scope = NewDisposeScope();
         var seqLength = inputIds.shape[1];
-        positionIds ??= arange(pastKeyValuesLength, pastKeyValuesLength + seqLength, dtype: int64, device: inputIds.device).unsqueeze(0); // (1, T)
+        positionIds ??= KeptScalars.Arange(pastKeyValuesLength, pastKeyValuesLength + seqLength, inputIds.device).unsqueeze(0); // (1, T)
         tokenTypeIds ??= zeros_like(inputIds);
 
-        var embeddings = word_embeddings.forward(inputIds) + token_type_embeddings.forward(tokenTypeIds);
+        var embeddings = word_embeddings.forward(inputIds).Plus(token_type_embeddings.forward(tokenTypeIds));
         if (positionEmbeddingType == PositionEmbeddingType.Absolute)
-            embeddings = embeddings + position_embeddings.forward(positionIds);
+            embeddings = embeddings.Plus(position_embeddings.forward(positionIds));
         return dropout.forward(LayerNorm.forward(embeddings)).MoveToOuterDisposeScope();
     }
 }

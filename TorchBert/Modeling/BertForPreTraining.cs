@@ -52,7 +52,7 @@ public sealed class BertForPreTraining : BertPreTrainedModel
         var o = bert.forward(inputIds, attentionMask, tokenTypeIds, positionIds, outputHiddenStates, outputAttentions, skipPadding);
         var (prediction, seqRelationship) = cls.forward(o.LastHiddenState, o.PoolerOutput!);    // (B, T, vocab), (B, 2)
         var loss = labels is not null && nextSentenceLabel is not null
-            ? HeadLosses.CrossEntropy(prediction, labels) + HeadLosses.CrossEntropy(seqRelationship, nextSentenceLabel)
+            ? HeadLosses.CrossEntropy(prediction, labels).Plus(HeadLosses.CrossEntropy(seqRelationship, nextSentenceLabel))
             : null;
         return new BertForPreTrainingOutput(prediction, seqRelationship, loss, o.HiddenStates, o.Attentions).MoveOut<BertForPreTrainingOutput>();
     }

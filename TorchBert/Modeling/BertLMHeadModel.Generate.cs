@@ -67,8 +67,8 @@ public sealed partial class BertLMHeadModel
                 }
                 if (options.EosTokenId is { } eos)
                 {
-                    token = where(unfinished, token, full_like(token, pad));                     // finished rows get padding
-                    unfinished = unfinished & token.ne(eos);
+                    token = where(unfinished, token, KeptScalars.With(pad, p => full_like(token, p)));                     // finished rows get padding
+                    unfinished = unfinished & KeptScalars.With(eos, token.ne);
                 }
                 ids = cat([ids, token.unsqueeze(1)], 1);                                        // (B, T + step + 1)
                 mask = cat([mask, ones(mask.shape[0], 1, dtype: mask.dtype, device: mask.device)], 1);
@@ -95,19 +95,19 @@ public sealed partial class BertLMHeadModel
     /// <summary>HF's TemperatureLogitsWarper → TopKLogitsWarper → TopPLogitsWarper: (B, vocab) logits with the removed tokens at -inf.</summary>
     internal static Tensor WarpLogits(Tensor logits, GenerationOptions options)
     {
-        var scores = options.Temperature == 1.0 ? logits : logits / options.Temperature;      // (B, vocab)
+        var scores = options.Temperature == 1.0 ? logits : logits.Over(options.Temperature);      // (B, vocab)
         var vocab = scores.shape[^1];
         if (options.TopK > 0 && options.TopK < vocab)
         {
             var kth = scores.topk(options.TopK).values[.., ^1..];                               // (B, 1): the k-th largest
-            scores = scores.masked_fill(scores.lt(kth), double.NegativeInfinity);
+            scores = KeptScalars.With(double.NegativeInfinity, inf => scores.masked_fill(scores.lt(kth), inf));
         }
         if (options.TopP < 1.0)
         {
             var (sorted, order) = scores.sort(-1, descending: false);                          // ascending, as HF
             var cumulative = sorted.softmax(-1).cumsum(-1);
-            var remove = cumulative.le(1 - options.TopP) & arange(vocab, device: scores.device).lt(vocab - 1); // keep >= 1 token
-            scores = scores.masked_fill(remove.scatter(1, order, remove), double.NegativeInfinity);
+            var remove = KeptScalars.With(1 - options.TopP, cumulative.le) & KeptScalars.With(vocab - 1, KeptScalars.Arange(0, vocab, scores.device).lt); // keep >= 1 token
+            scores = KeptScalars.With(double.NegativeInfinity, inf => scores.masked_fill(remove.scatter(1, order, remove), inf));
         }
         return scores;
     }

@@ -34,6 +34,6 @@ public sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>, IFastLinearO
         using var scope = NewDisposeScope();
         // Inference: dropout is the identity, and oneDNN adds the residual inside the product.
         if (fast.TryForward(this, hiddenStates, residual: inputTensor) is { } sum) return LayerNorm.forward(sum).MoveToOuterDisposeScope();
-        return LayerNorm.forward(dropout.forward(dense.forward(hiddenStates)) + inputTensor).MoveToOuterDisposeScope();
+        return LayerNorm.forward(dropout.forward(dense.forward(hiddenStates)).Plus(inputTensor)).MoveToOuterDisposeScope();
     }
 }

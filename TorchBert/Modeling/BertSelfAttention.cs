@@ -81,9 +81,9 @@ public class BertSelfAttention : nn.Module, IFastLinearOwner
         var (q, k, v) = Projections(hiddenStates, context);               // q (B, nh, T, hs); k, v (B, nh, Tk, hs)
 
         var scores = matmul(q, k.transpose(-1, -2));                      // (B, nh, T, Tk)
-        if (distance_embedding is not null) scores = scores + RelativePositionScores(q, k, usesCache: context.Past is not null);
-        scores = scores / Math.Sqrt(headSize);
-        if (MaskFor(context, q, k) is { } mask) scores = scores + mask;
+        if (distance_embedding is not null) scores = scores.Plus(RelativePositionScores(q, k, usesCache: context.Past is not null));
+        scores = scores.Over(Math.Sqrt(headSize));
+        if (MaskFor(context, q, k) is { } mask) scores = scores.Plus(mask);
 
         var probs = nn.functional.softmax(scores, dim: -1);               // (B, nh, T, Tk)
         var result = MergeHeads(matmul(dropout.forward(probs), v));       // (B, T, H)
@@ -158,14 +158,14 @@ public class BertSelfAttention : nn.Module, IFastLinearOwner
     {
         long tq = q.shape[2], tk = k.shape[2];
         var left = usesCache
-            ? full(1, 1, tk - 1, dtype: int64, device: q.device)             // (1, 1)
-            : arange(tq, dtype: int64, device: q.device).view(-1, 1);        // (T, 1)
-        var right = arange(tk, dtype: int64, device: q.device).view(1, -1);  // (1, Tk)
-        var distance = left - right + (maxPositionEmbeddings - 1);           // (T, Tk) in [0, 2·max-2]
+            ? KeptScalars.With(tk - 1, s => full(1, 1, s, dtype: int64, device: q.device)) // (1, 1)
+            : KeptScalars.Arange(0, tq, q.device).view(-1, 1);                // (T, 1)
+        var right = KeptScalars.Arange(0, tk, q.device).view(1, -1);          // (1, Tk)
+        var distance = KeptScalars.With(maxPositionEmbeddings - 1, s => (left - right).add(s, KeptScalars.One)); // (T, Tk) in [0, 2·max-2]
         var positional = distance_embedding!.forward(distance).to(q.dtype);  // (T, Tk, hs)
         var scores = einsum("bhld,lrd->bhlr", q, positional);
         if (positionEmbeddingType == PositionEmbeddingType.RelativeKeyQuery)
-            scores = scores + einsum("bhrd,lrd->bhlr", k, positional);
+            scores = scores.Plus(einsum("bhrd,lrd->bhlr", k, positional));
         return scores;
     }
 }

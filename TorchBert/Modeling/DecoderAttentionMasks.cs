@@ -14,11 +14,11 @@ internal static class DecoderAttentionMasks
     public static Tensor Extended(Tensor? mask, long length, long past, ScalarType dtype, Device device)
     {
         using var scope = NewDisposeScope();
-        var seq = arange(length, dtype: int64, device: device);
+        var seq = KeptScalars.Arange(0, length, device);
         var causal = seq.view(1, -1).le(seq.view(-1, 1));                               // (T, T): key j <= query i
         if (past > 0) causal = cat([ones(length, past, dtype: ScalarType.Bool, device: device), causal], 1); // (T, past + T)
         var m = causal.unsqueeze(0).unsqueeze(0).to(dtype);                              // (1, 1, T, past + T)
         if (mask is not null) m = m * mask.unsqueeze(1).unsqueeze(2).to(dtype);          // (B, 1, T, past + T)
-        return ((1.0 - m) * finfo(dtype).min).MoveToOuterDisposeScope();
+        return m.OneMinus().Times(finfo(dtype).min).MoveToOuterDisposeScope();
     }
 }

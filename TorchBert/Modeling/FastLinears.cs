@@ -135,7 +135,7 @@ internal sealed class FastLinears
             foreach (var l in linears)
             {
                 var shape = l.weight!.shape;
-                l.weight!.set_(full(1, double.NaN, dtype: dtype).expand(shape));
+                l.weight!.set_(KeptScalars.With(double.NaN, s => full(1, s, dtype: dtype)).expand(shape));
             }
             packed = p.DetachFromDisposeScope();
             groupBias = b?.DetachFromDisposeScope();

@@ -105,9 +105,9 @@ internal static class HeadLosses
     public static Tensor QuestionAnswering(Tensor startLogits, Tensor endLogits, Tensor startPositions, Tensor endPositions)
     {
         var ignored = startLogits.shape[1];                                          // T
-        var start = startPositions.reshape(-1).to(int64).clamp(0, ignored);
-        var end = endPositions.reshape(-1).to(int64).clamp(0, ignored);
-        return (CrossEntropy(startLogits, start, ignored) + CrossEntropy(endLogits, end, ignored)) / 2;
+        var start = KeptScalars.With(ignored, t => startPositions.reshape(-1).to(int64).clamp(KeptScalars.Zero, t));
+        var end = KeptScalars.With(ignored, t => endPositions.reshape(-1).to(int64).clamp(KeptScalars.Zero, t));
+        return CrossEntropy(startLogits, start, ignored).Plus(CrossEntropy(endLogits, end, ignored)).Over(2);
     }
 
     private static void CheckShape(Tensor t, string name, long[][] shapes)

@@ -45,14 +45,14 @@ public sealed class PackedTokens
     {
         if (attentionMask is null || attentionMask.device_type != DeviceType.CPU) return null;
         using var scope = NewDisposeScope();
-        var real = attentionMask.ne(0);
+        var real = attentionMask.ne(KeptScalars.Zero);
         var flat = real.reshape(-1).nonzero().reshape(-1);
         if (flat.shape[0] == attentionMask.numel()) return null;
         long[]? prefix = null;
         if (attentionMask.dim() == 2)
         {
             var lengths = real.sum(1);                                                          // (B)
-            var firsts = arange(attentionMask.shape[1], device: attentionMask.device).unsqueeze(0).lt(lengths.unsqueeze(1));
+            var firsts = KeptScalars.Arange(0, attentionMask.shape[1], attentionMask.device).unsqueeze(0).lt(lengths.unsqueeze(1));
             if (firsts.eq(real).all().item<bool>()) prefix = lengths.to(ScalarType.Int64).data<long>().ToArray();
         }
         return new PackedTokens(flat.MoveToOuterDisposeScope(), attentionMask.shape[0], attentionMask.shape[1], prefix);

@@ -215,7 +215,7 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
             // attention_mask[:, :prompt_length] = 0, with each row's own prompt (rows of several calls can share a batch)
             var starts = inputs.Encoding.Encodings.Select(e => rowPromptLengths.TryGetValue(e, out var n) ? (long)n.Value : 0L).ToArray();
             if (starts.Any(n => n > 0))
-                mask = mask * (arange(t, device: mask.device).unsqueeze(0) >= tensor(starts, device: mask.device).unsqueeze(1)).to(mask.dtype);
+                mask = mask * (KeptScalars.Arange(0, t, mask.device).unsqueeze(0) >= tensor(starts, device: mask.device).unsqueeze(1)).to(mask.dtype);
         }
         var pooled = cat(Config.PoolingModes.Select(m => Pool(m, hidden, mask)).ToArray(), 1);   // (B, H × modes)
         if (parameters.Dimensions is { } d && d < pooled.shape[1]) pooled = pooled[.., ..d];   // truncate_dim
@@ -235,26 +235,26 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
             case Pooling.Cls:
                 return hidden.select(1, 0);
             case Pooling.Max:
-                return hidden.masked_fill(m.eq(0), -1e9).max(1).values;
+                return KeptScalars.With(-1e9, fill => hidden.masked_fill(m.eq(KeptScalars.Zero), fill)).max(1).values;
             case Pooling.Mean:
             case Pooling.MeanSqrtLen:
             {
                 var sum = (hidden * m).sum(1);
-                var count = m.sum(1).clamp_min(1e-9);
+                var count = KeptScalars.With(1e-9, m.sum(1).clamp_min);
                 return mode == Pooling.Mean ? sum / count : sum / count.sqrt();
             }
             case Pooling.WeightedMean:
             {
-                var weights = arange(1, hidden.shape[1] + 1, dtype: hidden.dtype, device: hidden.device).unsqueeze(0).unsqueeze(-1);
+                var weights = KeptScalars.Arange(1, hidden.shape[1] + 1, hidden.device, hidden.dtype).unsqueeze(0).unsqueeze(-1);
                 var w = m * weights;
-                return (hidden * w).sum(1) / w.sum(1).clamp_min(1e-9);
+                return (hidden * w).sum(1) / KeptScalars.With(1e-9, w.sum(1).clamp_min);
             }
             case Pooling.LastToken:
             {
                 // the last attended position: the first 0 of the mask minus one (the whole row when it has none)
                 var (values, indices) = mask.min(1);
-                var last = where(values.eq(0), indices, full_like(indices, hidden.shape[1])) - 1;
-                var index = last.clamp_min(0).view(-1, 1, 1).expand(-1, 1, hidden.shape[2]);
+                var last = where(values.eq(KeptScalars.Zero), indices, KeptScalars.With(hidden.shape[1], n => full_like(indices, n))) - ones_like(indices);
+                var index = last.clamp_min(KeptScalars.Zero).view(-1, 1, 1).expand(-1, 1, hidden.shape[2]);
                 return (hidden * m).gather(1, index).squeeze(1);
             }
             default:

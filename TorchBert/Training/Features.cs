@@ -139,13 +139,13 @@ internal static class DataCollator
         using var scope = NewDisposeScope();
         var inputs = padded.InputIds.clone();
         var labels = inputs.clone();
-        var probability = full([b, t], mlmProbability, dtype: ScalarType.Float32);
-        probability.masked_fill_(tensor(special, [b, t]), 0.0);
+        var probability = KeptScalars.With(mlmProbability, p => full([b, t], p, dtype: ScalarType.Float32));
+        probability.masked_fill_(tensor(special, [b, t]), KeptScalars.Zero);
         var masked = bernoulli(probability, generator).to(ScalarType.Bool);
-        labels.masked_fill_(masked.logical_not(), -100);
-        var replaced = bernoulli(full([b, t], 0.8, dtype: ScalarType.Float32), generator).to(ScalarType.Bool).logical_and(masked);
-        inputs.masked_fill_(replaced, maskTokenId);
-        var random = bernoulli(full([b, t], 0.5, dtype: ScalarType.Float32), generator).to(ScalarType.Bool)
+        KeptScalars.With(-100L, ignore => labels.masked_fill_(masked.logical_not(), ignore));
+        var replaced = bernoulli(KeptScalars.With(0.8, p => full([b, t], p, dtype: ScalarType.Float32)), generator).to(ScalarType.Bool).logical_and(masked);
+        KeptScalars.With(maskTokenId, id => inputs.masked_fill_(replaced, id));
+        var random = bernoulli(KeptScalars.With(0.5, p => full([b, t], p, dtype: ScalarType.Float32)), generator).to(ScalarType.Bool)
             .logical_and(masked).logical_and(replaced.logical_not());
         var words = randint(vocabSize, [b, t], dtype: ScalarType.Int64, generator: generator);
         inputs = where(random, words, inputs);

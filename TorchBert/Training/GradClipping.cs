@@ -21,7 +21,8 @@ internal static class GradClipping
         var total = linalg.vector_norm(norms, 2);
         if (maxNorm > 0)
         {
-            var coef = (maxNorm / (total + 1e-6)).clamp_max(1.0);
+            // max_norm / (total + 1e-6), clamped to 1: TorchSharp's number / tensor is reciprocal · number, as torch's __rtruediv__
+            var coef = KeptScalars.With(1.0, one => total.Plus(1e-6).reciprocal().Times(maxNorm).clamp_max(one));
             foreach (var g in grads) g.mul_(coef.to(g.dtype, g.device));
         }
         return total.to(ScalarType.Float64).item<double>();

@@ -92,15 +92,15 @@ public sealed class HfAdamW : IDisposable
                     _state[name] = s;
                 }
                 s.Step++;
-                if (group.WeightDecay != 0) p.mul_(1 - Lr * group.WeightDecay);
-                s.ExpAvg.lerp_(grad, 1 - Beta1);
-                s.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
+                if (group.WeightDecay != 0) KeptScalars.With(1 - Lr * group.WeightDecay, d => p.mul_(d));
+                s.ExpAvg.lerp_(grad, 1 - Beta1);          // the weight is a scalar tensor, held by this scope
+                KeptScalars.With(1 - Beta2, w => KeptScalars.With(Beta2, b2 => s.ExpAvgSq.mul_(b2)).addcmul_(grad, grad, w));
                 double biasCorrection1 = 1 - Math.Pow(Beta1, s.Step);
                 double biasCorrection2 = 1 - Math.Pow(Beta2, s.Step);
                 double stepSize = Lr / biasCorrection1;
                 double biasCorrection2Sqrt = Math.Sqrt(biasCorrection2);
-                var denom = s.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(Eps);
-                p.addcdiv_(s.ExpAvg, denom, -stepSize);
+                var denom = KeptScalars.With(Eps, eps => KeptScalars.With(biasCorrection2Sqrt, c => s.ExpAvgSq.sqrt().div_(c)).add_(eps, KeptScalars.One));
+                KeptScalars.With(-stepSize, v => p.addcdiv_(s.ExpAvg, denom, v));
             }
         }
     }

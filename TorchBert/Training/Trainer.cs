@@ -162,7 +162,7 @@ public sealed partial class Trainer : IDisposable
                         using var generator = new Generator((ulong)BatchSeed(epoch, b));
                         using var batch = TrainingTask.Collate(features, generator);
                         var loss = TrainingTask.ComputeLoss(batch);
-                        if (groupSize > 1) loss = loss / groupSize;
+                        if (groupSize > 1) loss = loss.Over(groupSize);
                         stepLoss = loss.to(ScalarType.Float64).item<double>();
                         if (!double.IsFinite(stepLoss)) throw Diverged("loss", stepLoss, epoch, b);
                         loss.backward();
