@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
+using TorchBert.Tests.Support;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -64,5 +66,26 @@ public sealed class KeptScalarsTests
         }
         collections.Should().BeGreaterThan(100, "the collector ran throughout");
         failures.Should().BeEmpty($"{rounds} rounds under {collections} collections");
+    }
+
+    [Fact]
+    public void The_library_passes_no_literal_number_where_torchsharp_makes_a_temporary_scalar()
+    {
+        // The common forms: a literal compared or filled (x.ne(0), masked_fill(m, -1e9), clamp_min(1e-9)), and arange,
+        // whose long overloads make three temporaries. KeptScalars.cs is where the kept ones are made.
+        var literal = new Regex(@"\.(eq|ne|lt|le|gt|ge|clamp|clamp_min|clamp_max|mul_|div_|add_|fill_|masked_fill_?)\((?:[^()]*,\s*)?-?(?:\d|double\.|float\.)");
+        var bareArange = new Regex(@"(?<![\w.])arange\(");
+        var found = new List<string>();
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(RepoPaths.Root(), "TorchBert"), "*.cs", SearchOption.AllDirectories))
+        {
+            if (file.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") || Path.GetFileName(file) == "KeptScalars.cs") continue;
+            var lines = File.ReadAllLines(file);
+            for (var i = 0; i < lines.Length; i++)
+            {
+                var code = lines[i].Split("//")[0];
+                if (literal.IsMatch(code) || bareArange.IsMatch(code)) found.Add($"{Path.GetFileName(file)}:{i + 1}: {code.Trim()}");
+            }
+        }
+        found.Should().BeEmpty("numbers reach tensor ops through KeptScalars");
     }
 }
