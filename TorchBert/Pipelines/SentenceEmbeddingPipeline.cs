@@ -253,7 +253,7 @@ public class SentenceEmbeddingPipeline : Pipeline<BertModel, string, SentenceEmb
             {
                 // the last attended position: the first 0 of the mask minus one (the whole row when it has none)
                 var (values, indices) = mask.min(1);
-                var last = where(values.eq(KeptScalars.Zero), indices, KeptScalars.With(hidden.shape[1], n => full_like(indices, n))) - ones_like(indices);
+                var last = where(values.eq(KeptScalars.Zero), indices, KeptScalars.With(hidden.shape[1], n => full_like(indices, n))).sub(KeptScalars.One);
                 var index = last.clamp_min(KeptScalars.Zero).view(-1, 1, 1).expand(-1, 1, hidden.shape[2]);
                 return (hidden * m).gather(1, index).squeeze(1);
             }
