@@ -79,8 +79,13 @@ public sealed class HfAdamW : IDisposable
     public void Step()
     {
         using var noGrad = no_grad();
+        // The step's constants as Scalars held for the whole step (see KeptScalars: a temporary may be freed mid-op).
+        using var beta2 = Beta2.ToScalar();
+        using var oneMinusBeta2 = (1 - Beta2).ToScalar();
+        using var eps = Eps.ToScalar();
         foreach (var group in Groups)
         {
+            using var decayFactor = (1 - Lr * group.WeightDecay).ToScalar();
             foreach (var (name, p) in group.Parameters)
             {
                 using var scope = NewDisposeScope();   // the grad wrapper and the temporaries of this update
@@ -92,15 +97,15 @@ public sealed class HfAdamW : IDisposable
                     _state[name] = s;
                 }
                 s.Step++;
-                if (group.WeightDecay != 0) KeptScalars.With(1 - Lr * group.WeightDecay, d => p.mul_(d));
+                if (group.WeightDecay != 0) p.mul_(decayFactor);
                 s.ExpAvg.lerp_(grad, 1 - Beta1);          // the weight is a scalar tensor, held by this scope
-                KeptScalars.With(1 - Beta2, w => KeptScalars.With(Beta2, b2 => s.ExpAvgSq.mul_(b2)).addcmul_(grad, grad, w));
+                s.ExpAvgSq.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
                 double biasCorrection1 = 1 - Math.Pow(Beta1, s.Step);
                 double biasCorrection2 = 1 - Math.Pow(Beta2, s.Step);
-                double stepSize = Lr / biasCorrection1;
-                double biasCorrection2Sqrt = Math.Sqrt(biasCorrection2);
-                var denom = KeptScalars.With(Eps, eps => KeptScalars.With(biasCorrection2Sqrt, c => s.ExpAvgSq.sqrt().div_(c)).add_(eps, KeptScalars.One));
-                KeptScalars.With(-stepSize, v => p.addcdiv_(s.ExpAvg, denom, v));
+                using var negativeStepSize = (-(Lr / biasCorrection1)).ToScalar();
+                using var biasCorrection2Sqrt = Math.Sqrt(biasCorrection2).ToScalar();
+                var denom = s.ExpAvgSq.sqrt().div_(biasCorrection2Sqrt).add_(eps, KeptScalars.One);
+                p.addcdiv_(s.ExpAvg, denom, negativeStepSize);
             }
         }
     }
